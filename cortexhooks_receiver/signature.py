@@ -1,0 +1,235 @@
+"""Sign and verify CortexBuild webhook signatures.
+
+The scheme (see the platform guide): ``X-CortexBuild-Signature`` is the lower-case hex HMAC-SHA256
+of the raw request body, keyed with the secret string's UTF-8 bytes as-is (the ``whsec_`` prefix is
+part of the key). ``X-CortexBuild-Timestamp`` is Unix milliseconds and must lie within
+±``tolerance`` seconds of now. The timestamp is *not* signed; the replay defence in
+:mod:`cortexhooks_receiver.receiver` makes up for that.
+
+Hex policy: upper- and lower-case hex digits are both accepted, because the comparison is made
+on the decoded 32 bytes, never on text. Anything but exactly 64 hex digits is malformed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Final
+
+from ._headers import SIGNATURE, TIMESTAMP, Headers, get_header
+from .errors import (
+    ConfigurationError,
+    InvalidTimestamp,
+    MalformedSignature,
+    MissingSignature,
+    MissingTimestamp,
+    SignatureMismatch,
+    TimestampOutOfTolerance,
+)
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "MAX_SECRETS",
+    "Now",
+    "SecretKeys",
+    "compute_signature",
+    "now_ms",
+    "sign",
+    "verify_signature",
+]
+
+DEFAULT_TOLERANCE: Final = 300
+"""Seconds the timestamp header may differ from now, in either direction (the guide's 5 minutes)."""
+
+MAX_SECRETS: Final = 5
+"""Rotation needs two secrets; a handful is allowed, more is a configuration mistake."""
+
+_MAX_TIMESTAMP_DIGITS: Final = 15  # ms until the year 33658; longer is refused before int()
+_SECONDS_LOOKING_LIMIT: Final = 100_000_000_000  # below this a "ms" value is a 1973 date: seconds
+
+Now = float | int | datetime
+"""A point in time: Unix seconds, or an aware :class:`~datetime.datetime`."""
+
+
+class SecretKeys:
+    """The HMAC keys of one receiver: one secret, or several during a rotation.
+
+    Raises:
+        ConfigurationError: no secret, an empty or whitespace-only secret, a secret that is not a
+            string, or more than :data:`MAX_SECRETS` secrets.
+    """
+
+    __slots__ = ("keys",)
+
+    def __init__(self, secrets: str | Iterable[str]) -> None:
+        items = [secrets] if isinstance(secrets, str) else list(secrets)
+        if not items:
+            raise ConfigurationError("At least one webhook secret is required.")
+        if len(items) > MAX_SECRETS:
+            raise ConfigurationError(
+                f"At most {MAX_SECRETS} secrets can be active at once (rotation needs two)."
+            )
+        keys: list[bytes] = []
+        for item in items:
+            if not isinstance(item, str):
+                raise ConfigurationError("A webhook secret must be a str (e.g. 'whsec_...').")
+            if not item.strip():
+                raise ConfigurationError(
+                    "A webhook secret is empty; set it to the secret CortexBuild returned at "
+                    "registration (CORTEXBUILD_WEBHOOK_SECRET)."
+                )
+            keys.append(item.encode("utf-8"))
+        self.keys: Final[tuple[bytes, ...]] = tuple(keys)
+
+    def __repr__(self) -> str:
+        return f"SecretKeys(<{len(self.keys)} secret(s)>)"
+
+    def match(self, body: bytes | bytearray | memoryview, signature: bytes) -> bytes:
+        """Return the HMAC digest of ``body`` under the first key whose digest equals ``signature``.
+
+        The comparison is constant-time (:func:`hmac.compare_digest` on bytes).
+
+        Raises:
+            SignatureMismatch: no key produces ``signature``.
+        """
+        for key in self.keys:
+            digest = hmac.digest(key, body, "sha256")
+            if hmac.compare_digest(digest, signature):
+                return digest
+        raise SignatureMismatch
+
+
+def compute_signature(body: bytes | bytearray | memoryview, secret: str) -> str:
+    """Return the hex signature CortexBuild would send for ``body`` under ``secret``.
+
+    Raises:
+        ConfigurationError: the secret is empty.
+    """
+    return hmac.digest(SecretKeys(secret).keys[0], body, "sha256").hex()
+
+
+def now_ms(now: Now | None = None) -> int:
+    """Return ``now`` (default: the current time) as integer Unix milliseconds.
+
+    Raises:
+        ConfigurationError: ``now`` is a naive datetime.
+    """
+    if now is None:
+        return time.time_ns() // 1_000_000
+    if isinstance(now, datetime):
+        if now.tzinfo is None:
+            raise ConfigurationError("now must be timezone-aware.")
+        return int(now.timestamp() * 1000)
+    return int(now * 1000)
+
+
+def sign(
+    body: bytes | str,
+    secret: str,
+    timestamp: int | None = None,
+    event: str | None = None,
+    delivery_id: str | None = None,
+    webhook_id: str | None = None,
+) -> dict[str, str]:
+    """Return the headers CortexBuild would send with ``body``, signed with ``secret``.
+
+    Args:
+        body: the exact bytes to send (a ``str`` is encoded as UTF-8).
+        secret: the webhook secret, ``whsec_`` prefix included.
+        timestamp: Unix milliseconds for ``X-CortexBuild-Timestamp``; default now.
+        event: the ``X-CortexBuild-Event`` value; omitted when ``None``.
+        delivery_id: ``X-CortexBuild-Delivery-Id``; a fresh id is generated when ``None``.
+        webhook_id: ``X-CortexBuild-Webhook-Id``; omitted when ``None``.
+
+    Raises:
+        ConfigurationError: the secret is empty.
+    """
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    headers = {
+        "Content-Type": "application/json",
+        "X-CortexBuild-Signature": compute_signature(raw, secret),
+        "X-CortexBuild-Timestamp": str(now_ms() if timestamp is None else timestamp),
+        "X-CortexBuild-Delivery-Id": delivery_id or f"dlv_{uuid.uuid4().hex}",
+    }
+    if event is not None:
+        headers["X-CortexBuild-Event"] = event
+    if webhook_id is not None:
+        headers["X-CortexBuild-Webhook-Id"] = webhook_id
+    return headers
+
+
+def parse_signature(value: str | None) -> bytes:
+    """Return the 32 bytes that the signature header's hex spells.
+
+    Raises:
+        MissingSignature: the header is absent.
+        MalformedSignature: it is not exactly 64 hex digits.
+    """
+    if value is None:
+        raise MissingSignature
+    if len(value) == 64:
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            raise MalformedSignature from None
+        # fromhex skips ASCII whitespace, so 64 characters with spaces decode to fewer bytes.
+        if len(raw) == 32:
+            return raw
+    raise MalformedSignature
+
+
+def parse_timestamp(value: str | None) -> int:
+    """Return the timestamp header as integer Unix milliseconds.
+
+    Raises:
+        MissingTimestamp: the header is absent.
+        InvalidTimestamp: it is not 1-15 ASCII digits (no sign, separator, space or fraction).
+    """
+    if value is None:
+        raise MissingTimestamp
+    if 0 < len(value) <= _MAX_TIMESTAMP_DIGITS and value.isascii() and value.isdigit():
+        return int(value)
+    raise InvalidTimestamp
+
+
+def check_tolerance(timestamp_ms: int, now_ms_: int, tolerance_ms: int) -> None:
+    """Refuse a timestamp more than ``tolerance_ms`` away from ``now_ms_`` in either direction.
+
+    Raises:
+        TimestampOutOfTolerance: outside the window; the hint says so when it looks like seconds.
+    """
+    if -tolerance_ms <= now_ms_ - timestamp_ms <= tolerance_ms:
+        return
+    if timestamp_ms < _SECONDS_LOOKING_LIMIT and abs(now_ms_ // 1000 - timestamp_ms) <= max(
+        tolerance_ms // 1000, 1
+    ):
+        raise TimestampOutOfTolerance(
+            hint="The timestamp looks like seconds; CortexBuild sends Unix milliseconds."
+        )
+    raise TimestampOutOfTolerance
+
+
+def verify_signature(
+    body: bytes | bytearray | memoryview,
+    headers: Headers | Mapping[str, str],
+    keys: SecretKeys,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    now: Now | None = None,
+) -> bytes:
+    """Check the signature and timestamp headers of one request; return the matching HMAC digest.
+
+    The checks run in the documented order: signature present and well-formed, timestamp present,
+    well-formed and within ±``tolerance`` seconds of ``now``, then the HMAC under each key.
+
+    Raises:
+        MissingSignature, MalformedSignature, MissingTimestamp, InvalidTimestamp,
+        TimestampOutOfTolerance, SignatureMismatch: see :mod:`cortexhooks_receiver.errors`.
+    """
+    signature = parse_signature(get_header(headers, SIGNATURE))
+    timestamp = parse_timestamp(get_header(headers, TIMESTAMP))
+    check_tolerance(timestamp, now_ms(now), int(tolerance * 1000))
+    return keys.match(body, signature)

@@ -58,8 +58,17 @@ def _text(value: Any) -> str | None:
         return bytes(value).decode("latin-1")
     if isinstance(value, list | tuple):
         # Multi-value containers (e.g. a dict of lists) are joined the way proxies join them.
-        parts = [p for p in (_text(v) for v in value) if p is not None]
+        # One level only: nested (or self-containing) lists are not header values.
+        parts = [p for p in (_scalar_text(v) for v in value) if p is not None]
         return ", ".join(parts) if parts else None
+    return None
+
+
+def _scalar_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("latin-1")
     return None
 
 
@@ -80,6 +89,12 @@ def get_header(headers: Headers, name: HeaderName) -> str | None:
         return _scan(headers.items(), name)
     if isinstance(headers, Mapping):
         try:
+            getlist = getattr(headers, "getlist", None)
+            if getlist is not None:
+                # Multi-value headers (Starlette): get() would return only the first value.
+                values = getlist(name.lower)
+                if values:
+                    return _text(list(values))
             value = headers.get(name.lower)
             if value is None:
                 value = headers.get(name.wsgi)

@@ -65,7 +65,10 @@ class SecretKeys:
     __slots__ = ("keys",)
 
     def __init__(self, secrets: str | Iterable[str]) -> None:
-        items = [secrets] if isinstance(secrets, str) else list(secrets)
+        try:
+            items = [secrets] if isinstance(secrets, str) else list(secrets)
+        except TypeError:
+            raise ConfigurationError("Webhook secrets must be a str or a list of str.") from None
         if not items:
             raise ConfigurationError("At least one webhook secret is required.")
         if len(items) > MAX_SECRETS:
@@ -81,7 +84,10 @@ class SecretKeys:
                     "A webhook secret is empty; set it to the secret CortexBuild returned at "
                     "registration (CORTEXBUILD_WEBHOOK_SECRET)."
                 )
-            keys.append(item.encode("utf-8"))
+            try:
+                keys.append(item.encode("utf-8"))
+            except UnicodeEncodeError:
+                raise ConfigurationError("A webhook secret is not valid Unicode text.") from None
         self.keys: Final[tuple[bytes, ...]] = tuple(keys)
 
     def __repr__(self) -> str:

@@ -12,6 +12,8 @@ digest of its signed body). Processing a delivery is::
 ``claim`` is atomic over all keys: if any key is done the result is DONE; else if any key is held
 by an unexpired claim it is IN_PROGRESS; else every key is claimed by ``token`` and the result is
 NEW. A claim whose lease has expired (its worker crashed) is taken over by the next ``claim``.
+Keys already held by ``token`` itself count as free, so a ``claim`` retried after a lost reply
+(a network store's client retry) is NEW again rather than blocking its own caller.
 ``release`` only removes claims still held by ``token`` (a slow worker cannot release the claim of
 the worker that took over). ``complete`` marks every key done whoever holds it.
 

@@ -54,7 +54,8 @@ class MemoryStore:
                 if entry is not None and entry[2] > now:
                     if entry[0] == _DONE:
                         return ClaimState.DONE
-                    held = True
+                    if entry[1] != token:  # our own claim: a retried call stays NEW
+                        held = True
             if held:
                 return ClaimState.IN_PROGRESS
             claim = (_CLAIMED, token, now + lease)

@@ -1,0 +1,335 @@
+"""The SQLite dedup store: the embedded default for the worker processes of one host.
+
+One table holds a row per key: its state (claimed or done), the token of the claim's holder and
+the wall-clock time at which the row expires. Every step is one short transaction:
+
+* ``claim`` runs in ``BEGIN IMMEDIATE`` (the write lock is taken before reading, so two
+  processes can never both see "free" and both claim);
+* ``complete`` and ``release`` are single statements (atomic on their own).
+
+The database runs in WAL mode with ``synchronous=NORMAL``: readers never block the writer and a
+commit costs no fsync. A commit survives the crash of any process; only a power loss or kernel
+crash can forget the last few completions, which at worst lets a sender's retry run again.
+
+Processes and threads: each process opens its own connection lazily, on first use, and a
+connection never crosses a fork (SQLite forbids using one in a child). Just before
+``os.fork()`` (gunicorn's ``--preload``, ``multiprocessing``'s fork start method) the store waits
+for its in-flight step and closes its connection; parent and child each reconnect on their next
+call. Should a fork bypass Python's at-fork hooks, the child notices the changed pid, opens its
+own connection and never touches, nor closes, the inherited one. Threads of one process share the
+connection behind a lock: SQLite admits one writer at a time anyway, and every step here writes.
+
+Expired rows are ignored by ``claim`` and deleted opportunistically: every
+:attr:`SQLiteStore.cleanup_every` completions, a bounded batch of expired rows is removed
+through an index on the expiry time.
+
+Time comes from ``clock`` (``time.time`` by default): wall-clock seconds, because leases are
+compared across processes, which do not share a monotonic clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from cortexhooks_receiver.errors import ConfigurationError
+
+from .base import ClaimState, StoreError
+
+__all__ = ["SQLiteStore"]
+
+_CLAIMED: Final = 0
+_DONE: Final = 1
+_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS cortexhooks_dedup ("
+    " key TEXT PRIMARY KEY NOT NULL,"
+    " state INTEGER NOT NULL,"  # 0 claimed, 1 done
+    " token TEXT NOT NULL,"
+    " expires_at REAL NOT NULL"
+    ") WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS cortexhooks_dedup_expires_at ON cortexhooks_dedup (expires_at)",
+)
+_CLEANUP: Final = (
+    "DELETE FROM cortexhooks_dedup WHERE key IN "
+    "(SELECT key FROM cortexhooks_dedup WHERE expires_at <= ? LIMIT 1000)"
+)
+_CLEANUP_ALL: Final = "DELETE FROM cortexhooks_dedup WHERE expires_at <= ?"
+_COUNT: Final = "SELECT count(*) FROM cortexhooks_dedup"
+
+# Stores alive in this process, so a fork never hands an open connection to the child.
+_live_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+# Connections found in a child forked without the hooks below (a fork from C code): kept
+# referenced until exit so the child never closes them.
+_inherited: list[sqlite3.Connection] = []
+
+
+def _before_fork() -> None:
+    # Wait for in-flight steps, then close: neither the parent's lock nor its connection can
+    # reach the child in a half-used state. The parent reconnects on its next call.
+    for store in list(_live_stores):
+        store._lock.acquire()
+        store._drop_connection(close=True)
+
+
+def _after_fork_in_parent() -> None:
+    for store in list(_live_stores):
+        store._lock.release()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_live_stores):
+        store._lock = threading.Lock()
+        store._pid = os.getpid()
+
+
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
+
+
+class _Statements:
+    """SQL text for a given number of keys (built once per key count, normally 1 and 2)."""
+
+    __slots__ = ("complete", "insert_claim", "release", "select")
+
+    def __init__(self, count: int) -> None:
+        # Only "?" placeholders are interpolated: keys and values are always bound parameters.
+        marks = ", ".join("?" * count)
+        rows = ", ".join(["(?, ?, ?, ?)"] * count)
+        self.select = (
+            "SELECT state, token FROM cortexhooks_dedup "  # noqa: S608
+            f"WHERE key IN ({marks}) AND expires_at > ?"
+        )
+        self.insert_claim = (
+            "INSERT OR REPLACE INTO cortexhooks_dedup (key, state, token, expires_at) "  # noqa: S608
+            f"VALUES {rows}"
+        )
+        self.complete = self.insert_claim
+        self.release = (
+            "DELETE FROM cortexhooks_dedup "  # noqa: S608
+            f"WHERE key IN ({marks}) AND state = 0 AND token = ?"
+        )
+
+
+class SQLiteStore:
+    """A dedup store in one SQLite file, shared by every process and thread of one host.
+
+    Args:
+        path: the database file; created (with its table) on first use. Its directory must exist.
+        clock: returns the current wall-clock time in seconds; ``time.time`` by default. Inject a
+            fake clock in tests to expire leases and retention without sleeping.
+        busy_timeout: seconds a step waits for another process's write lock before failing.
+        cleanup_every: delete a batch of expired rows once per this many completions (per
+            process); 0 disables the clean-up.
+
+    The file is opened lazily, so constructing the store does no I/O; an unusable path surfaces
+    as :class:`StoreError` on the first call (the receiver answers 503). After :meth:`close`, the
+    next call opens the file again.
+
+    Raises:
+        ConfigurationError: ``path`` is ``":memory:"`` or empty (each process would get a private
+            database; use ``memory://``), or ``busy_timeout``/``cleanup_every`` is negative.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] | None = None,
+        busy_timeout: float = 5.0,
+        cleanup_every: int = 256,
+    ) -> None:
+        path = os.fspath(path)
+        if path in ("", ":memory:") or path.startswith("file::memory:"):
+            raise ConfigurationError(
+                "An in-memory SQLite database is private to one process; use the memory:// store "
+                "for a single process, or give the SQLite store a file path."
+            )
+        if busy_timeout < 0:
+            raise ConfigurationError("busy_timeout must be zero or more seconds.")
+        if cleanup_every < 0:
+            raise ConfigurationError("cleanup_every must be zero or more.")
+        self.path = path
+        self.busy_timeout = float(busy_timeout)
+        self.cleanup_every = cleanup_every
+        self._clock: Callable[[], float] = clock if clock is not None else time.time
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self._completions = 0
+        self._statements: dict[int, _Statements] = {}
+        _live_stores.add(self)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # -- connection management --------------------------------------------------------------
+
+    def _drop_connection(self, *, close: bool) -> None:
+        """Forget this process's connection; close it only if this process opened it."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if close and self._pid == os.getpid():
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        else:
+            _inherited.append(conn)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,  # autocommit: transactions are explicit
+            check_same_thread=False,  # shared by this process's threads behind self._lock
+        )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        # Called with self._lock held.
+        if self._pid != os.getpid():  # forked by a path that skipped the at-fork hooks
+            self._drop_connection(close=False)
+            self._pid = os.getpid()
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self._connect()
+        return conn
+
+    def _sql(self, count: int) -> _Statements:
+        statements = self._statements.get(count)
+        if statements is None:
+            statements = self._statements[count] = _Statements(count)
+        return statements
+
+    def _fail(self, exc: Exception, action: str) -> StoreError:
+        return StoreError(f"SQLite dedup store {self.path!r} failed to {action}: {exc}")
+
+    # -- the Store protocol -----------------------------------------------------------------
+
+    def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
+        """Atomically claim ``keys`` for ``lease`` seconds in one ``BEGIN IMMEDIATE`` transaction.
+
+        Returns DONE if any key is done, IN_PROGRESS if any key is held by another unexpired
+        claim, else NEW (every key now held by ``token``). Claiming again with the same token
+        is NEW again (a retried call is harmless).
+
+        Raises:
+            StoreError: the database cannot be opened, written, or stayed locked beyond
+                ``busy_timeout``.
+        """
+        sql = self._sql(len(keys))
+        now = self._clock()
+        with self._lock:
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    rows = conn.execute(sql.select, (*keys, now)).fetchall()
+                    held = False
+                    for state, holder in rows:
+                        if state == _DONE:
+                            conn.execute("COMMIT")
+                            return ClaimState.DONE
+                        if holder != token:
+                            held = True
+                    if held:
+                        conn.execute("COMMIT")
+                        return ClaimState.IN_PROGRESS
+                    expires = now + lease
+                    params: list[object] = []
+                    for key in keys:
+                        params += (key, _CLAIMED, token, expires)
+                    conn.execute(sql.insert_claim, params)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise self._fail(exc, "claim a delivery") from exc
+        return ClaimState.NEW
+
+    def complete(self, keys: Sequence[str], retention: float, token: str) -> None:
+        """Mark ``keys`` done for ``retention`` seconds (one statement), whoever holds them.
+
+        Every :attr:`cleanup_every` completions also deletes a bounded batch of expired rows.
+
+        Raises:
+            StoreError: the database cannot be opened or written.
+        """
+        sql = self._sql(len(keys))
+        now = self._clock()
+        expires = now + retention
+        params: list[object] = []
+        for key in keys:
+            params += (key, _DONE, token, expires)
+        with self._lock:
+            try:
+                conn = self._connection()
+                conn.execute(sql.complete, params)
+                self._completions += 1
+                if self.cleanup_every and self._completions % self.cleanup_every == 0:
+                    conn.execute(_CLEANUP, (now,))
+            except sqlite3.Error as exc:
+                raise self._fail(exc, "complete a delivery") from exc
+
+    def release(self, keys: Sequence[str], token: str) -> None:
+        """Delete the claims on ``keys`` still held by ``token`` (compare-and-delete).
+
+        Raises:
+            StoreError: the database cannot be opened or written.
+        """
+        sql = self._sql(len(keys))
+        with self._lock:
+            try:
+                self._connection().execute(sql.release, (*keys, token))
+            except sqlite3.Error as exc:
+                raise self._fail(exc, "release a claim") from exc
+
+    def cleanup(self) -> int:
+        """Delete every expired row now and return how many were deleted.
+
+        Raises:
+            StoreError: the database cannot be opened or written.
+        """
+        now = self._clock()
+        with self._lock:
+            try:
+                cursor = self._connection().execute(_CLEANUP_ALL, (now,))
+            except sqlite3.Error as exc:
+                raise self._fail(exc, "delete expired rows") from exc
+            return cursor.rowcount
+
+    def __len__(self) -> int:
+        """The number of rows, expired ones included (for tests and monitoring).
+
+        Raises:
+            StoreError: the database cannot be opened or read.
+        """
+        with self._lock:
+            try:
+                row = self._connection().execute(_COUNT).fetchone()
+            except sqlite3.Error as exc:
+                raise self._fail(exc, "count rows") from exc
+        return int(row[0])
+
+    def close(self) -> None:
+        """Close this process's connection (a later call opens it again). Never raises."""
+        with self._lock:
+            self._drop_connection(close=True)

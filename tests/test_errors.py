@@ -1,0 +1,264 @@
+"""The error hierarchy: stable codes, the pipeline table's statuses, safe bodies and messages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cortexhooks_receiver as ch
+from cortexhooks_receiver import errors
+from cortexhooks_receiver.errors import (
+    ConfigurationError,
+    EventTooOld,
+    HandlerError,
+    InProgress,
+    InvalidDeliveryId,
+    InvalidPayload,
+    InvalidTimestamp,
+    MalformedSignature,
+    MethodNotAllowed,
+    MissingSignature,
+    MissingTimestamp,
+    PayloadTooLarge,
+    SignatureMismatch,
+    StoreUnavailable,
+    TimestampOutOfTolerance,
+    UnsupportedMediaType,
+    VerificationError,
+    WebhookError,
+)
+from cortexhooks_receiver.signature import SecretKeys, compute_signature, verify_signature
+
+# The pipeline table of DESIGN.md, row by row: (error, code, status).
+PIPELINE_TABLE: list[tuple[type[WebhookError], str, int]] = [
+    (MethodNotAllowed, "method_not_allowed", 405),
+    (PayloadTooLarge, "payload_too_large", 413),
+    (UnsupportedMediaType, "unsupported_media_type", 415),
+    (MissingSignature, "missing_signature", 401),
+    (MalformedSignature, "malformed_signature", 401),
+    (MissingTimestamp, "missing_timestamp", 401),
+    (InvalidTimestamp, "invalid_timestamp", 401),
+    (TimestampOutOfTolerance, "timestamp_out_of_tolerance", 401),
+    (SignatureMismatch, "signature_mismatch", 401),
+    (InvalidPayload, "invalid_payload", 400),
+    (EventTooOld, "event_too_old", 401),
+    (InvalidDeliveryId, "invalid_delivery_id", 400),
+    (InProgress, "in_progress", 409),
+    (StoreUnavailable, "store_unavailable", 503),
+    (HandlerError, "handler_error", 500),
+]
+BASES: list[type[WebhookError]] = [WebhookError, VerificationError]
+
+NOW_MS = 1_762_698_600_000
+NOW = NOW_MS / 1000
+
+
+def _all_subclasses(cls: type[WebhookError]) -> set[type[WebhookError]]:
+    found: set[type[WebhookError]] = set()
+    for sub in cls.__subclasses__():
+        if sub.__module__.startswith("cortexhooks_receiver"):
+            found.add(sub)
+        found |= _all_subclasses(sub)
+    return found
+
+
+@pytest.mark.parametrize(("error", "code", "status"), PIPELINE_TABLE)
+def test_error_has_the_code_and_status_of_its_pipeline_row(
+    error: type[WebhookError], code: str, status: int
+) -> None:
+    assert error.code == code
+    assert error.status == status
+    instance = error()
+    assert instance.code == code
+    assert instance.status == status
+
+
+def test_every_error_subclass_is_a_row_of_the_pipeline_table() -> None:
+    in_table = {row[0] for row in PIPELINE_TABLE}
+    assert _all_subclasses(WebhookError) - set(BASES) == in_table
+
+
+def test_error_codes_are_unique() -> None:
+    classes = [row[0] for row in PIPELINE_TABLE] + BASES
+    codes = [cls.code for cls in classes]
+    assert len(codes) == len(set(codes))
+
+
+def test_authentication_failures_share_the_verification_base() -> None:
+    for error, _code, status in PIPELINE_TABLE:
+        assert issubclass(error, VerificationError) == (status == 401), error
+
+
+def test_every_error_is_exported_from_the_package() -> None:
+    for error, _code, _status in PIPELINE_TABLE:
+        assert getattr(ch, error.__name__) is error
+        assert error.__name__ in errors.__all__
+    assert ch.WebhookError is WebhookError
+    assert ch.ConfigurationError is ConfigurationError
+
+
+@pytest.mark.parametrize(("error", "code", "status"), PIPELINE_TABLE)
+def test_to_body_is_the_code_and_a_safe_message(
+    error: type[WebhookError], code: str, status: int
+) -> None:
+    body = json.loads(error().to_body())
+    assert body == {"error": code, "message": error.default_message}
+
+
+@pytest.mark.parametrize(("error", "code", "status"), PIPELINE_TABLE)
+def test_every_error_has_a_docstring_and_a_one_sentence_message(
+    error: type[WebhookError], code: str, status: int
+) -> None:
+    assert error.__doc__
+    assert error.default_message.endswith(".")
+    assert "\n" not in error.default_message
+
+
+def test_custom_message_and_hint_are_used() -> None:
+    exc = SignatureMismatch("Custom.", hint="Try again.")
+    assert json.loads(exc.to_body()) == {"error": "signature_mismatch", "message": "Custom."}
+    assert str(exc) == "Custom. (Try again.)"
+    assert exc.hint == "Try again."
+    assert repr(exc) == "SignatureMismatch(code='signature_mismatch', message='Custom.')"
+
+
+def test_empty_hint_is_kept_and_str_is_just_the_message() -> None:
+    exc = SignatureMismatch(hint="")
+    assert str(exc) == SignatureMismatch.default_message
+
+
+def test_message_with_quotes_is_still_valid_json() -> None:
+    exc = InvalidPayload('A "quoted" \\ message.')
+    assert json.loads(exc.to_body())["message"] == 'A "quoted" \\ message.'
+
+
+def test_default_bodies_are_built_once() -> None:
+    assert MissingSignature().to_body() is MissingSignature().to_body()
+
+
+def test_errors_can_be_caught_by_the_base_class() -> None:
+    with pytest.raises(WebhookError):
+        raise TimestampOutOfTolerance
+    with pytest.raises(VerificationError):
+        raise SignatureMismatch
+
+
+# --- nothing secret ever leaks into an error ---------------------------------------------------
+
+MARKER = "SEKRET-MARKER-7f3a"
+
+
+def _failing_requests(body: bytes, secret: str) -> list[tuple[str, dict[str, str]]]:
+    good = compute_signature(body, secret)
+    wrong = compute_signature(body, secret + "x")
+    return [
+        ("missing_signature", {"X-CortexBuild-Timestamp": str(NOW_MS)}),
+        (
+            "malformed_signature",
+            {"X-CortexBuild-Signature": f"{good}{MARKER}", "X-CortexBuild-Timestamp": str(NOW_MS)},
+        ),
+        ("missing_timestamp", {"X-CortexBuild-Signature": good}),
+        (
+            "invalid_timestamp",
+            {"X-CortexBuild-Signature": good, "X-CortexBuild-Timestamp": MARKER},
+        ),
+        (
+            "timestamp_out_of_tolerance",
+            {"X-CortexBuild-Signature": good, "X-CortexBuild-Timestamp": str(NOW_MS - 10**7)},
+        ),
+        (
+            "timestamp_out_of_tolerance",
+            {"X-CortexBuild-Signature": good, "X-CortexBuild-Timestamp": str(NOW_MS // 1000)},
+        ),
+        (
+            "signature_mismatch",
+            {"X-CortexBuild-Signature": wrong, "X-CortexBuild-Timestamp": str(NOW_MS)},
+        ),
+    ]
+
+
+def _assert_clean(exc: WebhookError, forbidden: list[str]) -> None:
+    views = [str(exc), repr(exc), exc.to_body().decode(), exc.hint, exc.message, str(exc.args)]
+    for view in views:
+        for text in forbidden:
+            assert text not in view, (exc.code, view)
+
+
+@settings(max_examples=60)
+@given(
+    prefix=st.text(max_size=40),
+    suffix=st.text(max_size=40),
+    secret_tail=st.text(min_size=0, max_size=20),
+)
+def test_errors_never_contain_the_secret_the_signature_or_the_body(
+    prefix: str, suffix: str, secret_tail: str
+) -> None:
+    body = f'{{"event":"{prefix}{MARKER}{suffix}","timestamp":1,"data":{{}}}}'.encode()
+    secret = f"whsec_{MARKER}{secret_tail}"
+    good = compute_signature(body, secret)
+    for expected_code, headers in _failing_requests(body, secret):
+        with pytest.raises(WebhookError) as info:
+            verify_signature(body, headers, SecretKeys(secret), now=NOW)
+        assert info.value.code == expected_code
+        forbidden = [MARKER, good, good.upper(), headers.get("X-CortexBuild-Signature", MARKER)]
+        _assert_clean(info.value, forbidden)
+
+
+def test_configuration_errors_do_not_echo_the_secret() -> None:
+    for bad in ([f"whsec_{MARKER}"] * 6, [f"whsec_{MARKER}", "  "]):
+        with pytest.raises(ConfigurationError) as info:
+            SecretKeys(bad)
+        assert MARKER not in str(info.value)
+        assert MARKER not in repr(info.value)
+
+
+@pytest.mark.skipif(not hasattr(ch, "Receiver"), reason="ch.Receiver is not exported yet")
+def test_receiver_refusals_and_logs_never_contain_secret_signature_or_body(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    body = (
+        b'{"event":"task.completed","timestamp":1762698600000,"data":{"id":"t_1","title":"'
+        + MARKER.encode()
+        + b'"},"companyId":"c","userId":"u"}'
+    )
+    secret = f"whsec_{MARKER}"
+    good = compute_signature(body, secret)
+    receiver: Any = ch.Receiver(secret, now=lambda: NOW)  # type: ignore[attr-defined]
+    cases = [(code, body, headers) for code, headers in _failing_requests(body, secret)]
+    not_json = b"[" + body
+    cases.append(
+        (
+            "invalid_payload",
+            not_json,
+            {
+                "X-CortexBuild-Signature": compute_signature(not_json, secret),
+                "X-CortexBuild-Timestamp": str(NOW_MS),
+            },
+        )
+    )
+    with caplog.at_level(logging.DEBUG):
+        for expected_code, payload, headers in cases:
+            outcome = receiver.handle(payload, {"Content-Type": "application/json", **headers})
+            assert json.loads(outcome.body)["error"] == expected_code
+            text = outcome.body.decode() + repr(outcome.headers)
+            for forbidden in (MARKER, good, headers.get("X-CortexBuild-Signature", MARKER)):
+                assert forbidden not in text
+        # An accepted delivery, logged at debug level, must not leak either.
+        outcome = receiver.handle(
+            body,
+            {
+                "Content-Type": "application/json",
+                "X-CortexBuild-Signature": good,
+                "X-CortexBuild-Timestamp": str(NOW_MS),
+            },
+        )
+        assert outcome.status == 200
+    for forbidden in (MARKER, good):
+        assert forbidden not in caplog.text
+        for record in caplog.records:
+            assert forbidden not in repr(record.args)

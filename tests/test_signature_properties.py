@@ -214,8 +214,17 @@ def header_containers(draw: st.DrawFn, body: bytes) -> Any:
     text_pairs = st.lists(st.tuples(str_names, st.text(max_size=80) | scalar.filter(_is_str)))
     kind = draw(
         st.sampled_from(
-            ["signed dict", "dict", "pairs", "tuple of pairs", "werkzeug", "starlette", "django"]
-            + ["environ", "scalar"]
+            [
+                "signed dict",
+                "dict",
+                "pairs",
+                "tuple of pairs",
+                "werkzeug",
+                "starlette",
+                "django",
+                "environ",
+                "scalar",
+            ]
         )
     )
     if kind == "signed dict":
@@ -312,8 +321,11 @@ def test_any_input_is_accepted_or_refused_with_a_webhook_error(
     target: str, req: tuple[bytes, Any]
 ) -> None:
     body, headers = req
+    refusal: WebhookError | None = None
     try:
         TARGETS[target](body, headers)
     except WebhookError as exc:
-        assert exc.code
-        assert 400 <= exc.status <= 599
+        refusal = exc
+    if refusal is not None:
+        assert refusal.code
+        assert 400 <= refusal.status <= 599

@@ -215,6 +215,7 @@ class URLPolicy:
                 ``resolution_failed``.
         """
         scheme, host, port, literal = self._parse(url)
+        addresses: tuple[str, ...]
         if host in self.allow_hosts:
             addresses = (str(literal),) if literal is not None else self._resolve(host, port)
             return Target(url=url, scheme=scheme, host=host, port=port, addresses=addresses)
@@ -222,7 +223,7 @@ class URLPolicy:
             raise UnsafeURLError(f"{host} is a cloud metadata endpoint", reason="blocked_address")
         loopback_name = host == "localhost" or host.endswith(".localhost")
         if literal is not None:
-            addresses: tuple[str, ...] = (str(literal),)
+            addresses = (str(literal),)
             loopback_ok = literal.is_loopback
             self._check_address(host, literal, loopback_ok=loopback_ok)
         else:

@@ -278,6 +278,8 @@ def test_async_methods_follow_the_same_protocol(harness: Harness) -> None:
         seen.append(await store.aclaim(keys, LEASE, "c"))
         await store.acomplete(keys, RETENTION, "c")
         seen.append(await store.aclaim(keys, LEASE, "d"))
+        if isinstance(harness.store, RedisStore):
+            await harness.store.aclose()  # its async client belongs to this event loop
         return seen
 
     assert asyncio.run(scenario()) == [NEW, IN_PROGRESS, IN_PROGRESS, NEW, DONE]

@@ -317,10 +317,16 @@ class RedisStore:
             raise self._fail(exc, "release a claim") from exc
 
     async def aclose(self) -> None:
-        """Close the async client this store created for the running loop. Never raises."""
+        """Close the async client this store created for the running loop. Never raises.
+
+        A client created in another event loop (already closed, typically) is only dropped:
+        its sockets belong to that loop.
+        """
         current = self._async
         if current is None or self._async_given is not None:
             return
         self._async = None
+        if current[0] is not asyncio.get_running_loop():
+            return
         with contextlib.suppress(*self._errors):
             await current[1].aclose()

@@ -1,1 +1,61 @@
-"""Reference sender."""
+"""The reference sender: deliver webhooks exactly as CortexBuild does (bodies, headers, retries).
+
+Needs the ``sender`` extra for real HTTP (``pip install cortexhooks-receiver[sender]``); httpx is
+imported only when a transport is created. See ``docs/sender.md``.
+"""
+
+from .jsonjs import dumps as js_dumps
+from .schedule import DEFAULT_TIMEOUT, DISABLE_AFTER, RETRY_SCHEDULE, VirtualClock
+from .sender import (
+    USER_AGENT,
+    Attempt,
+    AttemptOutcome,
+    Delivery,
+    DeliveryLog,
+    DeliveryState,
+    Endpoint,
+    HealthTracker,
+    MemoryHealth,
+    Sender,
+    build_payload,
+    new_delivery_id,
+)
+from .transports import (
+    ASGIAppTransport,
+    HTTPTransport,
+    Response,
+    Transport,
+    TransportError,
+    WSGIAppTransport,
+)
+from .urlpolicy import Target, UnsafeURLError, URLPolicy, system_resolver
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DISABLE_AFTER",
+    "RETRY_SCHEDULE",
+    "USER_AGENT",
+    "ASGIAppTransport",
+    "Attempt",
+    "AttemptOutcome",
+    "Delivery",
+    "DeliveryLog",
+    "DeliveryState",
+    "Endpoint",
+    "HTTPTransport",
+    "HealthTracker",
+    "MemoryHealth",
+    "Response",
+    "Sender",
+    "Target",
+    "Transport",
+    "TransportError",
+    "URLPolicy",
+    "UnsafeURLError",
+    "VirtualClock",
+    "WSGIAppTransport",
+    "build_payload",
+    "js_dumps",
+    "new_delivery_id",
+    "system_resolver",
+]

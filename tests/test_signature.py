@@ -489,3 +489,11 @@ def test_every_refusal_is_a_verification_error_with_status_401(secret: str) -> N
         "timestamp_out_of_tolerance",
         "signature_mismatch",
     }
+
+
+@pytest.mark.parametrize("length", [1, 63, 64, 65, 128, 1000])
+def test_secrets_of_any_length_give_the_standard_hmac(length: int) -> None:
+    # Keys longer than SHA-256's 64-byte block are hashed first (RFC 2104), like hmac does.
+    secret = ("whsec_" + "k" * length)[:length]
+    digest = _verify(BODY, _headers(BODY, secret), secret)
+    assert digest == hmac.new(secret.encode(), BODY, hashlib.sha256).digest()

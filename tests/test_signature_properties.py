@@ -31,7 +31,7 @@ NOW_MS = 1_762_698_600_000
 NOW = NOW_MS / 1000
 SECRET = "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG"
 
-secrets_text = st.text(min_size=1, max_size=64).filter(lambda s: bool(s.strip()))
+secrets_text = st.text(min_size=1, max_size=160).filter(lambda s: bool(s.strip()))
 bodies = st.binary(max_size=2048)
 
 

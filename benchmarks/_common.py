@@ -1,0 +1,113 @@
+"""Shared timing helpers for the benchmark scripts (plain scripts run with python).
+
+Timing is ``timeit`` with several repeats; the figure kept is the minimum of the repeats (the run
+least disturbed by the rest of the machine), divided by the number of calls per repeat.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import timeit
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "GUIDE_SECRET",
+    "ROOT",
+    "Row",
+    "environment",
+    "guide_body",
+    "measure",
+    "padded_body",
+    "print_table",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+VECTORS = ROOT.parent / "shared" / "vectors" / "signatures.json"
+GUIDE_SECRET = "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG"
+
+# The guide's task.completed example, byte for byte (the first signature vector): 259 bytes.
+_GUIDE_BODY = (
+    b'{"event":"task.completed","timestamp":1699545600000,"data":{"id":"task-123",'
+    b'"title":"Install electrical panels","status":"completed","projectId":"proj-456",'
+    b'"assignedTo":"user-789","completedAt":"2025-11-09T14:30:00Z"},"companyId":"comp-1",'
+    b'"userId":"user-789"}'
+)
+
+Row = Sequence[Any]
+
+
+def guide_body() -> bytes:
+    """Return the guide's 259-byte task payload (from the shared vectors when present)."""
+    if VECTORS.exists():
+        data = json.loads(VECTORS.read_text(encoding="utf-8"))
+        body: bytes = data["valid"][0]["body"].encode("utf-8")
+        return body
+    return _GUIDE_BODY
+
+
+def padded_body(size: int, timestamp_ms: int = 1_699_545_600_000) -> bytes:
+    """Return a valid ``task.completed`` payload of exactly ``size`` bytes (a long description)."""
+    head = (
+        b'{"event":"task.completed","timestamp":%d,"data":{"id":"task-123",'
+        b'"title":"Install electrical panels","status":"completed","description":"' % timestamp_ms
+    )
+    tail = b'"},"companyId":"comp-1","userId":"user-789"}'
+    filler = size - len(head) - len(tail)
+    if filler < 0:
+        raise ValueError(f"size {size} is smaller than the smallest payload")
+    return head + b"x" * filler + tail
+
+
+def measure(
+    fn: Callable[[], object],
+    number: int | None = None,
+    repeat: int = 5,
+    budget: float = 0.2,
+) -> float:
+    """Return the seconds one call of ``fn`` takes: the minimum over ``repeat`` runs of ``number``.
+
+    With ``number=None`` the count is chosen so one run lasts about ``budget`` seconds.
+    """
+    timer = timeit.Timer(fn)
+    if number is None:
+        once = min(timer.repeat(repeat=3, number=1))
+        number = max(1, int(budget / max(once, 1e-9)))
+    return min(timer.repeat(repeat=repeat, number=number)) / number
+
+
+def environment() -> str:
+    """One line describing the interpreter and machine the figures come from."""
+    return (
+        f"Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{platform.system()} {platform.machine()}, {sys.platform}"
+    )
+
+
+def print_table(rows: Sequence[Row], headers: Row | None = None) -> str:
+    """Print ``rows`` (sequences of cells) as a Markdown table and return the text.
+
+    The first row is the header unless ``headers`` is given. Floats are shown with 2 decimals.
+    """
+    all_rows = [list(headers), *map(list, rows)] if headers is not None else list(map(list, rows))
+    cells = [[_cell(value) for value in row] for row in all_rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = []
+    for index, row in enumerate(cells):
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+        if index == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    text = "\n".join(lines)
+    print(text)
+    return text
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)

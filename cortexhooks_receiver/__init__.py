@@ -1,8 +1,64 @@
-"""Receive CortexBuild webhooks safely."""
+"""Receive CortexBuild webhooks safely: verify, deduplicate, parse into typed events, dispatch.
 
+``import cortexhooks_receiver as ch``; the public surface is what ``__all__`` lists.
+"""
+
+from . import events
 from ._version import __version__
-from .errors import *  # noqa: F403
-from .errors import __all__ as _errors_all
+from .errors import (
+    ConfigurationError,
+    EventTooOld,
+    HandlerError,
+    InProgress,
+    InvalidDeliveryId,
+    InvalidPayload,
+    InvalidTimestamp,
+    MalformedSignature,
+    MethodNotAllowed,
+    MissingSignature,
+    MissingTimestamp,
+    PayloadTooLarge,
+    SignatureMismatch,
+    StoreUnavailable,
+    TimestampOutOfTolerance,
+    UnsupportedMediaType,
+    VerificationError,
+    WebhookError,
+)
+from .events import Event, UnknownEvent
+from .receiver import DEFAULT_PATH, Outcome, Receiver, verify
+from .routing import Router, default_router, on
 from .signature import sign
 
-__all__ = ["__version__", "sign", *_errors_all]  # noqa: PLE0604
+__all__ = [
+    "DEFAULT_PATH",
+    "ConfigurationError",
+    "Event",
+    "EventTooOld",
+    "HandlerError",
+    "InProgress",
+    "InvalidDeliveryId",
+    "InvalidPayload",
+    "InvalidTimestamp",
+    "MalformedSignature",
+    "MethodNotAllowed",
+    "MissingSignature",
+    "MissingTimestamp",
+    "Outcome",
+    "PayloadTooLarge",
+    "Receiver",
+    "Router",
+    "SignatureMismatch",
+    "StoreUnavailable",
+    "TimestampOutOfTolerance",
+    "UnknownEvent",
+    "UnsupportedMediaType",
+    "VerificationError",
+    "WebhookError",
+    "__version__",
+    "default_router",
+    "events",
+    "on",
+    "sign",
+    "verify",
+]

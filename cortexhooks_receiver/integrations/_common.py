@@ -1,0 +1,149 @@
+"""Helpers shared by every framework adapter: the body cap, and the adapter-level refusals.
+
+Adapters stay thin: they read the raw body (never more than ``max_body_bytes + 1`` bytes) and the
+headers, call :meth:`Receiver.handle` / :meth:`Receiver.handle_async` and write the
+:class:`~cortexhooks_receiver.receiver.Outcome` back. The only decisions taken here are the ones the
+core cannot take because they happen *before* the body exists:
+
+===========================================  ======  ==========================
+situation                                     status  code
+===========================================  ======  ==========================
+``Content-Length`` is not a decimal integer   400     ``invalid_content_length``
+``Content-Length`` above the cap (no read)    413     ``payload_too_large``
+chunked body longer than the cap (stops at    413     ``payload_too_large``
+cap + 1 bytes read)
+the framework already consumed the body       500     ``body_already_consumed``
+===========================================  ======  ==========================
+
+Everything else (405, 415, 401, 400, dedup, 503, 500, 200) is the core's answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Final
+
+from cortexhooks_receiver._headers import CONTENT_LENGTH, Headers, get_header
+from cortexhooks_receiver.errors import PayloadTooLarge, WebhookError
+from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome
+
+__all__ = [
+    "CHUNK_SIZE",
+    "DEFAULT_PATH",
+    "BodyAlreadyConsumed",
+    "InvalidContentLength",
+    "error_outcome",
+    "parse_content_length",
+    "precheck",
+    "read_capped",
+]
+
+logger = logging.getLogger("cortexhooks_receiver.integrations")
+
+CHUNK_SIZE: Final = 65_536
+_JSON_HEADERS: Final = (("Content-Type", "application/json"),)
+
+
+class InvalidContentLength(WebhookError):
+    """The ``Content-Length`` header is not a non-negative decimal integer (400)."""
+
+    code = "invalid_content_length"
+    status = 400
+    default_message = "The Content-Length header is not a valid length."
+
+
+class BodyAlreadyConsumed(WebhookError):
+    """The web framework read the request body before the webhook view could (500).
+
+    This is a setup mistake in the receiving application, not a bad request: something ran before
+    the view (``request.get_json(cache=False)``, ``request.get_data(cache=False)`` or a read of
+    ``request.stream`` in Flask; ``request.read()`` or multipart parsing of ``request.POST`` in
+    Django; a middleware that drained the ASGI ``receive`` channel) and the raw bytes the
+    signature covers are gone. The sender retries, so no delivery is lost once it is fixed.
+    """
+
+    code = "body_already_consumed"
+    status = 500
+    default_message = "The webhook endpoint could not read the request body."
+    default_hint = (
+        "Something read the request body before the webhook view (a before_request hook, a "
+        "middleware, request.get_json(cache=False), request.POST on a form body). Let the "
+        "webhook view read the raw body itself."
+    )
+
+
+def error_outcome(error: WebhookError) -> Outcome:
+    """Return the :class:`Outcome` that answers ``error`` (status, JSON error body, JSON headers).
+
+    Never raises.
+    """
+    return Outcome(error.status, error.to_body(), _JSON_HEADERS, None, error)
+
+
+def parse_content_length(value: str | None) -> int | None:
+    """Return the ``Content-Length`` header as an int, or ``None`` when absent or empty.
+
+    Raises:
+        InvalidContentLength: the value is not plain ASCII decimal digits.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        raise InvalidContentLength
+    return int(text)
+
+
+def precheck(method: str, headers: Headers, cap: int) -> tuple[Outcome | None, int | None]:
+    """Decide what an adapter may do before reading the body.
+
+    Returns ``(outcome, content_length)``: ``outcome`` is an answer to send without reading
+    anything (invalid or too large ``Content-Length``), else ``None``; ``content_length`` is the
+    declared length (``None`` for a chunked or length-less body). Non-POST requests are never
+    refused here: the adapter passes an empty body and the core answers 405.
+
+    Never raises.
+    """
+    if method != "POST":
+        return None, 0
+    try:
+        length = parse_content_length(get_header(headers, CONTENT_LENGTH))
+    except InvalidContentLength as exc:
+        logger.info("Refused a webhook request: %s (%d)", exc.code, exc.status)
+        return error_outcome(exc), None
+    if length is not None and length > cap:
+        logger.info("Refused a webhook request: payload_too_large by Content-Length")
+        return error_outcome(PayloadTooLarge()), length
+    return None, length
+
+
+def read_capped(read: Callable[[int], bytes], cap: int, length: int | None) -> bytes:
+    """Read a body with ``read(n)``: ``length`` bytes when declared, else until EOF or cap + 1.
+
+    A body longer than ``cap`` comes back as exactly ``cap + 1`` bytes, which the receiver refuses
+    with 413; nothing past that is read.
+
+    Raises:
+        BodyAlreadyConsumed: fewer than the declared ``length`` bytes were left to read.
+        OSError: the client disconnected (propagated from ``read``).
+    """
+    want = cap + 1 if length is None else min(length, cap + 1)
+    if want == 0:
+        return b""
+    first = read(want)
+    if len(first) == want:
+        return first
+    parts = [first]
+    got = len(first)
+    while got < want:
+        chunk = read(min(CHUNK_SIZE, want - got))
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    if length is not None and got < length:
+        raise BodyAlreadyConsumed
+    return b"".join(parts)

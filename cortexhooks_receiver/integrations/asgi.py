@@ -1,0 +1,191 @@
+"""A plain ASGI application that receives CortexBuild webhooks, for any ASGI framework or server.
+
+Serve it on its own under uvicorn, or mount it in a framework that mounts ASGI apps::
+
+    from cortexhooks_receiver.integrations.asgi import WebhookApp
+    app = WebhookApp(receiver)
+
+Every HTTP request it receives is a webhook request unless ``path`` is given (then other paths
+get a 404 JSON answer). Handlers are dispatched with :meth:`Receiver.handle_async`: async handlers
+are awaited, sync handlers run in a worker thread. Lifespan events are acknowledged, so the app
+can be served directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+
+from cortexhooks_receiver.receiver import Outcome, Receiver
+
+from ._common import BodyAlreadyConsumed, error_outcome, precheck
+
+__all__ = ["DEFAULT_READ_TIMEOUT", "WebhookApp", "asgi_headers", "read_body", "send_outcome"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+DEFAULT_READ_TIMEOUT: Final = 30.0
+"""Seconds to wait for the body: a drained ``receive`` channel must never hang the request."""
+
+_NOT_FOUND: Final = b'{"error":"not_found","message":"No webhook endpoint at this path."}'
+_encoded: dict[tuple[tuple[tuple[str, str], ...], int], list[tuple[bytes, bytes]]] = {}
+
+
+def asgi_headers(scope: Scope) -> dict[str, str]:
+    """Return the request headers of ``scope`` as a dict of lower-case names to values.
+
+    A name sent several times keeps every value, joined with ``", "`` (the signature format check
+    then refuses it). Never raises.
+    """
+    result: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        previous = result.get(name)
+        result[name] = value if previous is None else previous + ", " + value
+    return result
+
+
+async def read_body(
+    receive: Receive, cap: int, length: int | None, timeout: float = DEFAULT_READ_TIMEOUT
+) -> bytes:
+    """Read an ASGI request body: at most ``cap + 1`` bytes, then stop reading.
+
+    Raises:
+        BodyAlreadyConsumed: the body did not arrive within ``timeout`` seconds (a middleware
+            drained the channel, or the client stalled), or the client disconnected before
+            sending the declared ``length``.
+    """
+    parts: list[bytes] = []
+    got = 0
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise BodyAlreadyConsumed(
+                        "The request body ended before the declared Content-Length."
+                    )
+                chunk: bytes = message.get("body", b"")
+                if chunk:
+                    if not parts and not message.get("more_body", False):
+                        if len(chunk) > cap:
+                            return chunk[: cap + 1]
+                        if length is not None and len(chunk) < length:
+                            raise BodyAlreadyConsumed
+                        return chunk
+                    parts.append(chunk)
+                    got += len(chunk)
+                    if got > cap:
+                        break
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        raise BodyAlreadyConsumed(
+            "The request body did not arrive in time (drained by a middleware, or a stalled "
+            "client)."
+        ) from None
+    body = b"".join(parts)
+    if length is not None and len(body) < min(length, cap + 1):
+        raise BodyAlreadyConsumed
+    return body[: cap + 1]
+
+
+async def send_outcome(send: Send, outcome: Outcome) -> None:
+    """Send ``outcome`` (status, headers with ``Content-Length``, body) on an ASGI channel."""
+    key = (outcome.headers, len(outcome.body))
+    headers = _encoded.get(key)
+    if headers is None:
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in outcome.headers]
+        headers.append((b"content-length", str(len(outcome.body)).encode()))
+        if len(_encoded) < 256:
+            _encoded[key] = headers
+    await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
+    await send({"type": "http.response.body", "body": outcome.body})
+
+
+async def webhook_outcome(
+    receiver: Receiver, scope: Scope, receive: Receive, timeout: float = DEFAULT_READ_TIMEOUT
+) -> Outcome:
+    """Read the webhook request of ``scope``/``receive`` and return the receiver's answer.
+
+    Never raises for any request.
+    """
+    method: str = scope["method"]
+    headers = asgi_headers(scope)
+    refused, length = precheck(method, headers, receiver.max_body_bytes)
+    if refused is not None:
+        return refused
+    body = b""
+    if method == "POST" and length != 0:
+        try:
+            body = await read_body(receive, receiver.max_body_bytes, length, timeout)
+        except BodyAlreadyConsumed as exc:
+            return error_outcome(exc)
+    return await receiver.handle_async(body, headers, method)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+class WebhookApp:
+    """An ASGI application that answers every HTTP request with the receiver's :class:`Outcome`.
+
+    Args:
+        receiver: the configured :class:`~cortexhooks_receiver.Receiver`.
+        path: when given, only this path is served; other paths get 404.
+        read_timeout: seconds to wait for the request body before answering 500
+            ``body_already_consumed`` (never a hang).
+
+    Raises:
+        Nothing at request time: every failure is a JSON answer.
+    """
+
+    __slots__ = ("path", "read_timeout", "receiver")
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        *,
+        path: str | None = None,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> None:
+        self.receiver = receiver
+        self.path = path
+        self.read_timeout = read_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection scope (``http``; ``lifespan`` is acknowledged)."""
+        kind = scope["type"]
+        if kind == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        if self.path is not None and scope.get("path") != self.path:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 404,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(_NOT_FOUND)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": _NOT_FOUND})
+            return
+        outcome = await webhook_outcome(self.receiver, scope, receive, self.read_timeout)
+        await send_outcome(send, outcome)

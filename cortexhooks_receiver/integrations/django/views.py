@@ -1,0 +1,106 @@
+"""The webhook views: ``WebhookView`` (sync, WSGI projects) and ``AsyncWebhookView`` (ASGI).
+
+A Django view is either sync or async. ``WebhookView`` is the default (``urls.py``); under ASGI
+Django would run it in a thread that serialises every sync view, so ASGI projects should route
+``AsyncWebhookView`` (``CORTEXHOOKS["ASYNC"] = True`` makes ``urls.py`` do so): it awaits
+:meth:`Receiver.handle_async`, which awaits async handlers and runs sync ones in worker threads.
+
+Both are ``csrf_exempt`` (the sender authenticates by signature, not by cookie), accept every
+method (the core answers non-POST with its JSON 405), and read the raw body themselves: never
+``request.POST`` or ``request.body`` (which would refuse bodies over
+``DATA_UPLOAD_MAX_MEMORY_SIZE`` with an HTML 400).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from cortexhooks_receiver.integrations._common import (
+    BodyAlreadyConsumed,
+    error_outcome,
+    precheck,
+    read_capped,
+)
+from cortexhooks_receiver.receiver import Outcome, Receiver
+
+from .conf import get_receiver
+
+__all__ = ["AsyncWebhookView", "WebhookView"]
+
+
+def _read(request: HttpRequest, method: str, length: int | None, cap: int) -> bytes:
+    if method != "POST" or length == 0:
+        return b""
+    meta = request.META
+    if length is None and meta.get("wsgi.input_terminated") and "wsgi.input" in meta:
+        # Chunked under a WSGI server (gunicorn): Django's own stream would read nothing.
+        return read_capped(meta["wsgi.input"].read, cap, None)
+    return read_capped(request.read, cap, length)
+
+
+def _response(outcome: Outcome) -> HttpResponse:
+    return HttpResponse(outcome.body, status=outcome.status, headers=dict(outcome.headers))
+
+
+class _Base(View):  # type: ignore[misc]
+    receiver: Receiver | None = None
+    """A Receiver to use instead of the project's (``WebhookView.as_view(receiver=...)``)."""
+
+    def _receiver(self) -> Receiver:
+        return self.receiver if self.receiver is not None else get_receiver()
+
+    def _prepare(self, request: HttpRequest, receiver: Receiver) -> tuple[Outcome | None, bytes]:
+        method = request.method or "GET"
+        meta = request.META
+        refused, length = precheck(method, meta, receiver.max_body_bytes)
+        if refused is not None:
+            return refused, b""
+        try:
+            return None, _read(request, method, length, receiver.max_body_bytes)
+        except BodyAlreadyConsumed as exc:
+            return error_outcome(exc), b""
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class WebhookView(_Base):
+    """Sync class-based view answering CortexBuild webhooks with the project's Receiver.
+
+    Raises:
+        ConfigurationError: (on the first request) ``settings.CORTEXHOOKS`` has no usable
+            secret; the system check ``cortexhooks.E001`` reports that at start-up.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Handle any method: read the raw body, run the Receiver, answer its Outcome."""
+        receiver = self._receiver()
+        refused, body = self._prepare(request, receiver)
+        if refused is not None:
+            return _response(refused)
+        return _response(receiver.handle(body, request.META, request.method or "GET"))
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class AsyncWebhookView(_Base):
+    """Async class-based view for ASGI projects; handlers never block the event loop.
+
+    Raises:
+        ConfigurationError: (on the first request) no usable secret; see :class:`WebhookView`.
+    """
+
+    async def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Handle a POST (all methods go through :meth:`dispatch`)."""
+        return await self.dispatch(request, *args, **kwargs)
+
+    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Handle any method: read the raw body, await the Receiver, answer its Outcome."""
+        receiver = self._receiver()
+        refused, body = self._prepare(request, receiver)
+        if refused is not None:
+            return _response(refused)
+        outcome = await receiver.handle_async(body, request.META, request.method or "GET")
+        return _response(outcome)

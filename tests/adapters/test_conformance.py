@@ -1,0 +1,335 @@
+"""One conformance matrix, run against every adapter through its framework's test client.
+
+Each case is a list of steps (a request and the answer it must get) plus how many times the
+handler must have run at the end. Every row of the design's pipeline table is here, plus the
+adapter-level refusals (invalid Content-Length, 413 by Content-Length and by chunked stream),
+dedup by delivery id and by body digest, and a failed handler that succeeds on the retry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+from conftest import (
+    NOW_MS,
+    Req,
+    Resp,
+    make_body,
+    signed_headers,
+    signed_req,
+)
+
+from cortexhooks_receiver.receiver import Receiver
+from cortexhooks_receiver.stores import ClaimState, MemoryStore, Store, StoreError
+
+CAP = 4096
+BIG = make_body(task_id="x" * (CAP + 10))
+OK = {"received": True}
+DUP = {"received": True, "duplicate": True}
+
+
+class StaticStore:
+    """A store whose every claim answers ``state``."""
+
+    def __init__(self, state: ClaimState) -> None:
+        self.state = state
+
+    def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
+        return self.state
+
+    def complete(self, keys: Sequence[str], retention: float, token: str) -> None:
+        return None
+
+    def release(self, keys: Sequence[str], token: str) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class DownStore(StaticStore):
+    """A store whose backing service is unreachable."""
+
+    def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
+        raise StoreError("connection refused")
+
+
+def _with(req: Req, **headers: str | None) -> Req:
+    new = dict(req.headers)
+    for name, value in headers.items():
+        key = name.replace("_", "-")
+        new = {k: v for k, v in new.items() if k.lower() != key.lower()}
+        if value is not None:
+            new[key] = value
+    return replace(req, headers=new)
+
+
+@dataclass(frozen=True)
+class Step:
+    make: Callable[[], Req]
+    status: int
+    expect: str | dict[str, Any]  # an error code, or the exact JSON body
+    header: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    steps: list[Step]
+    handled: int = 0
+    store: Callable[[], Store] = field(default=MemoryStore)
+
+
+def _overdue() -> Req:
+    body = make_body("task.overdue")
+    return Req(headers=signed_headers(body, event="task.overdue", delivery_id="dlv_9"), body=body)
+
+
+CASES = [
+    Case("success", [Step(signed_req, 200, OK)], handled=1),
+    Case(
+        "same_delivery_twice_is_a_duplicate",
+        [Step(signed_req, 200, OK), Step(signed_req, 200, DUP)],
+        handled=1,
+    ),
+    Case(
+        "replayed_body_with_new_delivery_id_is_a_duplicate",
+        [
+            Step(lambda: signed_req(delivery_id="dlv_1"), 200, OK),
+            Step(lambda: signed_req(delivery_id="dlv_2", timestamp=NOW_MS + 1000), 200, DUP),
+        ],
+        handled=1,
+    ),
+    Case(
+        "body_without_delivery_id_is_deduplicated_by_digest",
+        [
+            Step(lambda: signed_req(delivery_id=None), 200, OK),
+            Step(lambda: signed_req(delivery_id=None), 200, DUP),
+        ],
+        handled=1,
+    ),
+    Case(
+        "get_is_405_with_allow",
+        [Step(lambda: Req(method="GET"), 405, "method_not_allowed", ("allow", "POST"))],
+    ),
+    Case(
+        "signed_put_is_405",
+        [Step(lambda: replace(signed_req(), method="PUT"), 405, "method_not_allowed")],
+    ),
+    Case(
+        "content_length_above_cap_is_413",
+        [Step(lambda: signed_req(BIG), 413, "payload_too_large")],
+    ),
+    Case(
+        "chunked_body_above_cap_is_413",
+        [Step(lambda: replace(signed_req(BIG), chunked=True), 413, "payload_too_large")],
+    ),
+    Case(
+        "chunked_body_within_cap_is_processed",
+        [Step(lambda: replace(signed_req(), chunked=True), 200, OK)],
+        handled=1,
+    ),
+    Case(
+        "invalid_content_length_is_400",
+        [
+            Step(
+                lambda: replace(signed_req(), content_length="12abc"), 400, "invalid_content_length"
+            )
+        ],
+    ),
+    Case(
+        "text_content_type_is_415",
+        [
+            Step(
+                lambda: _with(signed_req(), Content_Type="text/plain"),
+                415,
+                "unsupported_media_type",
+            )
+        ],
+    ),
+    Case(
+        "gzip_content_encoding_is_415",
+        [
+            Step(
+                lambda: _with(signed_req(), Content_Encoding="gzip"),
+                415,
+                "unsupported_media_type",
+            )
+        ],
+    ),
+    Case(
+        "missing_signature_is_401",
+        [
+            Step(
+                lambda: _with(signed_req(), X_CortexBuild_Signature=None),
+                401,
+                "missing_signature",
+            )
+        ],
+    ),
+    Case(
+        "malformed_signature_is_401",
+        [
+            Step(
+                lambda: _with(signed_req(), X_CortexBuild_Signature="sha256=abc"),
+                401,
+                "malformed_signature",
+            )
+        ],
+    ),
+    Case(
+        "missing_timestamp_is_401",
+        [
+            Step(
+                lambda: _with(signed_req(), X_CortexBuild_Timestamp=None),
+                401,
+                "missing_timestamp",
+            )
+        ],
+    ),
+    Case(
+        "non_integer_timestamp_is_401",
+        [
+            Step(
+                lambda: _with(signed_req(), X_CortexBuild_Timestamp="12.5"),
+                401,
+                "invalid_timestamp",
+            )
+        ],
+    ),
+    Case(
+        "stale_timestamp_header_is_401",
+        [
+            Step(
+                lambda: signed_req(timestamp=NOW_MS - 301_000),
+                401,
+                "timestamp_out_of_tolerance",
+            )
+        ],
+    ),
+    Case(
+        "wrong_secret_is_401",
+        [Step(lambda: signed_req(secret="whsec_wrong"), 401, "signature_mismatch")],
+    ),
+    Case(
+        "signed_non_json_is_400",
+        [Step(lambda: signed_req(b"not json at all"), 400, "invalid_payload")],
+    ),
+    Case(
+        "old_signed_body_timestamp_is_401",
+        [
+            Step(
+                lambda: signed_req(make_body(timestamp=NOW_MS - 90_000_000)),
+                401,
+                "event_too_old",
+            )
+        ],
+    ),
+    Case(
+        "invalid_delivery_id_is_400",
+        [Step(lambda: signed_req(delivery_id="no spaces allowed"), 400, "invalid_delivery_id")],
+    ),
+    Case(
+        "delivery_in_progress_elsewhere_is_409_with_retry_after",
+        [Step(signed_req, 409, "in_progress", ("retry-after", "10"))],
+        store=lambda: StaticStore(ClaimState.IN_PROGRESS),
+    ),
+    Case(
+        "store_unavailable_is_503",
+        [Step(signed_req, 503, "store_unavailable")],
+        store=lambda: DownStore(ClaimState.NEW),
+    ),
+    Case(
+        "failed_handler_is_500_and_the_retry_succeeds",
+        [Step(_overdue, 500, "handler_error"), Step(_overdue, 200, OK), Step(_overdue, 200, DUP)],
+    ),
+]
+
+
+class Handlers:
+    """The handlers of the matrix: one that records, one that fails on its first call."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        self.calls: list[str] = []
+        self.failures = 0
+        self.gate: threading.Event | None = None
+        receiver.on("task.completed")(self.record)
+        receiver.on("task.overdue")(self.flaky)
+
+    def record(self, event: Any) -> None:
+        if self.gate is not None:
+            assert self.gate.wait(10), "the concurrency test never opened the gate"
+        self.calls.append(event.delivery_id)
+
+    def flaky(self, event: Any) -> None:
+        if not self.failures:
+            self.failures += 1
+            raise RuntimeError("first attempt fails")
+
+
+def _receiver(store: Store, clock: Callable[[], float]) -> Receiver:
+    return Receiver(
+        "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG",
+        store=store,
+        now=clock,
+        max_body_bytes=CAP,
+        lease=10,
+    )
+
+
+def _check(resp: Resp, step: Step) -> None:
+    assert resp.status == step.status, resp.body
+    assert resp.headers["content-type"].startswith("application/json")
+    data = resp.json()
+    if isinstance(step.expect, dict):
+        assert data == step.expect
+    else:
+        assert data["error"] == step.expect
+        assert isinstance(data["message"], str)
+        assert "whsec_" not in data["message"]
+    if step.header is not None:
+        assert resp.headers.get(step.header[0]) == step.header[1]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_adapter_answers_the_pipeline_table(
+    adapter: Callable[[Receiver], Callable[[Req], Resp]],
+    case: Case,
+    clock: Callable[[], float],
+) -> None:
+    receiver = _receiver(case.store(), clock)
+    handlers = Handlers(receiver)
+    send = adapter(receiver)
+    for step in case.steps:
+        _check(send(step.make()), step)
+    assert len(handlers.calls) == case.handled
+
+
+def test_concurrent_copies_of_one_delivery_run_the_handler_once(
+    adapter: Callable[[Receiver], Callable[[Req], Resp]], clock: Callable[[], float]
+) -> None:
+    # The first copy blocks in its (sync) handler until the others have been answered: they can
+    # only be answered while it runs if the adapter does not serialise requests or block the loop.
+    receiver = _receiver(MemoryStore(), clock)
+    handlers = Handlers(receiver)
+    handlers.gate = threading.Event()
+    copies = 4
+    send = adapter(receiver)
+    answered: list[Resp] = []
+    with ThreadPoolExecutor(copies) as pool:
+        futures = [pool.submit(send, signed_req()) for _ in range(copies)]
+        for future in as_completed(futures, timeout=30):
+            answered.append(future.result())
+            if len(answered) == copies - 1:
+                handlers.gate.set()
+    statuses = sorted(r.status for r in answered)
+    assert statuses == [200] + [409] * (copies - 1)
+    assert handlers.calls == ["dlv_1"]
+    again = send(signed_req())
+    assert again.status == 200
+    assert again.json() == DUP

@@ -107,7 +107,7 @@ def test_public_https_and_loopback_urls_are_accepted(policy: URLPolicy, url: str
         ("https://hooks.example.com:99999/x", "invalid_url"),
         ("https://rebind.example.com/x", "blocked_address"),
         ("https://evil-loopback.example.com/x", "blocked_address"),
-        ("http://evil-loopback.example.com/x", "blocked_address"),
+        ("http://evil-loopback.example.com/x", "insecure_scheme"),
         ("https://metadata.example.com/x", "blocked_address"),
         ("https://v6private.example.com/x", "blocked_address"),
         ("http://weird.localhost/x", "blocked_address"),
@@ -177,3 +177,12 @@ def test_allow_hosts_accepts_a_named_host_over_plain_http() -> None:
 def test_ipv4_hosts_are_parsed_like_inet_aton(host: str, expected: str | None) -> None:
     parsed = parse_ipv4_like_browser(host)
     assert (str(parsed) if parsed is not None else None) == expected
+
+
+def test_plain_http_to_a_public_name_is_refused_before_any_lookup() -> None:
+    def resolve(host: str, port: int) -> list[str]:
+        raise AssertionError("no DNS lookup for a URL refused by its scheme")
+
+    with pytest.raises(UnsafeURLError) as info:
+        URLPolicy(resolver=resolve).check("http://hooks.example.com/x")
+    assert info.value.reason == "insecure_scheme"

@@ -222,6 +222,12 @@ class URLPolicy:
         if host in _METADATA_NAMES:
             raise UnsafeURLError(f"{host} is a cloud metadata endpoint", reason="blocked_address")
         loopback_name = host == "localhost" or host.endswith(".localhost")
+        if scheme != "https" and not loopback_name and (literal is None or not literal.is_loopback):
+            # Refused before any DNS lookup: plain HTTP can only go to loopback.
+            raise UnsafeURLError(
+                f"{scheme}:// is only allowed to loopback hosts; use https:// for {host}",
+                reason="insecure_scheme",
+            )
         if literal is not None:
             addresses = (str(literal),)
             loopback_ok = literal.is_loopback

@@ -1,0 +1,26 @@
+"""A local CortexBuild emulator: the webhook management API, event emission and real deliveries.
+
+``cortexhooks serve`` runs it; in tests build an :class:`Emulator` with an injected clock and a
+WSGI transport and call :attr:`Emulator.app` through ``httpx.WSGITransport``. See ``docs/cli.md``.
+"""
+
+from .app import EmulatorApp
+from .core import TEST_EVENT, Emulator, EmulatorError, subscribed
+from .dispatcher import Dispatcher
+from .ids import new_secret, new_webhook_id
+from .server import RunningServer, serve_in_thread
+from .store import EmulatorDB
+
+__all__ = [
+    "TEST_EVENT",
+    "Dispatcher",
+    "Emulator",
+    "EmulatorApp",
+    "EmulatorDB",
+    "EmulatorError",
+    "RunningServer",
+    "new_secret",
+    "new_webhook_id",
+    "serve_in_thread",
+    "subscribed",
+]

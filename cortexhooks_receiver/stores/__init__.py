@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .base import AsyncStore, ClaimState, Store, StoreError, SyncStoreAsAsync
 from .memory import MemoryStore
+
+if TYPE_CHECKING:
+    from .redis import RedisStore
+    from .sqlite import SQLiteStore
 
 __all__ = [
     "AsyncStore",
     "ClaimState",
     "MemoryStore",
+    "RedisStore",
+    "SQLiteStore",
     "Store",
     "StoreError",
     "SyncStoreAsAsync",
     "open_store",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # SQLiteStore and RedisStore are imported on first use, so `import cortexhooks_receiver`
+    # stays fast and never imports sqlite3 or redis.
+    if name == "SQLiteStore":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore
+    if name == "RedisStore":
+        from .redis import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_store(url: str | Store) -> Store:

@@ -252,11 +252,11 @@ class SQLiteStore:
                 ``busy_timeout``.
         """
         sql = self._sql(len(keys))
-        now = self._clock()
         with self._lock:
             try:
                 conn = self._connection()
                 conn.execute("BEGIN IMMEDIATE")
+                now = self._clock()  # read once the write lock is ours, not before waiting
                 try:
                     rows = conn.execute(sql.select, (*keys, now)).fetchall()
                     held = False

@@ -116,8 +116,9 @@ class CortexHooks:
 def _exempt_from_csrf_later() -> None:
     app = current_app
     csrf = app.extensions.get("csrf")
-    if csrf is not None and BLUEPRINT_NAME not in getattr(csrf, "_exempt_blueprints", ()):
-        csrf.exempt(BLUEPRINT_NAME)
+    blueprint = app.blueprints.get(BLUEPRINT_NAME)
+    if csrf is not None and blueprint not in getattr(csrf, "_exempt_blueprints", ()):
+        csrf.exempt(blueprint)
 
 
 def _new_router() -> Router:

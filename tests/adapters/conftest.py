@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -222,6 +224,12 @@ def build_asgi(receiver: Receiver) -> Callable[[Req], Resp]:
 
 
 _django_ready = False
+REDIS_URL = os.environ.get("CORTEXHOOKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+POSTGRES_DSN = os.environ.get(
+    "CORTEXHOOKS_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+PG_DATABASE = "cortexhooks_adapters"
+_pg = urlsplit(POSTGRES_DSN)
 DJANGO_DIR = Path(tempfile.mkdtemp(prefix="cortexhooks-django-"))
 
 
@@ -250,9 +258,32 @@ def setup_django() -> None:
             "default": {
                 "ENGINE": "django.db.backends.sqlite3",
                 "NAME": str(DJANGO_DIR / "default.sqlite3"),
-            }
+            },
+            "pg": {
+                "ENGINE": "django.db.backends.postgresql",
+                "NAME": PG_DATABASE,
+                "HOST": _pg.hostname or "127.0.0.1",
+                "PORT": _pg.port or 5432,
+                "USER": _pg.username or "postgres",
+                "PASSWORD": _pg.password or "",
+            },
+            "broken": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": str(DJANGO_DIR / "missing-dir" / "db.sqlite3"),
+            },
         },
-        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+        CACHES={
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+            "redis": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+            },
+            "broken_redis": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:1/0",
+                "OPTIONS": {"socket_connect_timeout": 1},
+            },
+        },
         CORTEXHOOKS={"SECRET": SECRET, "STORE": "memory://"},
         USE_TZ=True,
     )

@@ -23,6 +23,9 @@ __all__ = [
     "HeaderName",
     "Headers",
     "get_header",
+    "header_view",
+    "lookup",
+    "webhook_headers",
 ]
 
 Headers = Mapping[str, Any] | Iterable[tuple[Any, Any]]
@@ -31,7 +34,7 @@ Headers = Mapping[str, Any] | Iterable[tuple[Any, Any]]
 class HeaderName:
     """One header name in every spelling we look it up by, computed once."""
 
-    __slots__ = ("canonical", "lower", "wsgi")
+    __slots__ = ("canonical", "lower", "wsgi", "wsgi_lower")
 
     def __init__(self, canonical: str) -> None:
         self.canonical: Final = canonical
@@ -39,6 +42,7 @@ class HeaderName:
         upper = canonical.upper().replace("-", "_")
         # WSGI puts Content-Type and Content-Length in the environ without the HTTP_ prefix.
         self.wsgi: Final = upper if upper in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + upper
+        self.wsgi_lower: Final = self.wsgi.lower()
 
 
 SIGNATURE: Final = HeaderName("X-CortexBuild-Signature")
@@ -72,56 +76,96 @@ def _scalar_text(value: Any) -> str | None:
     return None
 
 
+def header_view(headers: Headers) -> dict[str, Any]:
+    """Return the request's headers as one dict keyed by lower-cased name, built in a single pass.
+
+    A name present several times (in any casing) has its values joined with ``", "``. Values may
+    still be bytes or lists: :func:`lookup` converts them. Never raises: a container that cannot
+    be read yields what could be read, or nothing.
+    """
+    if type(headers) is dict:
+        # The common case, one comprehension; a collision of casings or a non-str key (a length
+        # mismatch) falls back to the careful pass.
+        view = {k.lower(): v for k, v in headers.items() if type(k) is str}
+        if len(view) == len(headers):
+            return view
+        return _collect(headers.items())
+    if isinstance(headers, Mapping):
+        try:
+            return _collect(headers.items())
+        except Exception:
+            return {}
+    return _collect(headers)
+
+
+def lookup(view: dict[str, Any], name: HeaderName) -> str | None:
+    """Return header ``name`` from a :func:`header_view`, or ``None`` when it is absent."""
+    value = view.get(name.lower)
+    if value is None:
+        value = view.get(name.wsgi_lower)
+        if value is None:
+            return None
+    return value if type(value) is str else _text(value)
+
+
+def _value(view: dict[str, Any], lower: str, wsgi: str) -> str | None:
+    value = view.get(lower)
+    if value is None:
+        value = view.get(wsgi)
+        if value is None:
+            return None
+    return value if type(value) is str else _text(value)
+
+
+def webhook_headers(
+    headers: Headers,
+) -> tuple[str | None, str | None, str | None, str | None, str | None, str | None]:
+    """Read every header the receiver needs in one pass over ``headers``.
+
+    Returns ``(content_type, content_encoding, signature, timestamp, delivery_id, webhook_id)``,
+    each ``None`` when absent. Never raises.
+    """
+    view = header_view(headers)
+    get = view.get
+    # Unrolled for the hot path: the two headers every delivery has are one dict lookup each.
+    signature = get("x-cortexbuild-signature")
+    if type(signature) is not str:
+        signature = _value(view, "x-cortexbuild-signature", "http_x_cortexbuild_signature")
+    timestamp = get("x-cortexbuild-timestamp")
+    if type(timestamp) is not str:
+        timestamp = _value(view, "x-cortexbuild-timestamp", "http_x_cortexbuild_timestamp")
+    return (
+        _value(view, "content-type", "content_type"),
+        _value(view, "content-encoding", "http_content_encoding"),
+        signature,
+        timestamp,
+        _value(view, "x-cortexbuild-delivery-id", "http_x_cortexbuild_delivery_id"),
+        _value(view, "x-cortexbuild-webhook-id", "http_x_cortexbuild_webhook_id"),
+    )
+
+
 def get_header(headers: Headers, name: HeaderName) -> str | None:
     """Return the value of header ``name`` in ``headers``, or ``None`` when it is absent.
 
-    Never raises for a container of an unexpected shape: anything unreadable counts as absent.
+    Several headers are better read from one :func:`header_view`. Never raises for a container of
+    an unexpected shape: anything unreadable counts as absent.
     """
-    if type(headers) is dict:
-        # The fast path: exact spellings first, a scan only when none of them is present.
-        value = headers.get(name.lower)
-        if value is None:
-            value = headers.get(name.canonical)
-            if value is None:
-                value = headers.get(name.wsgi)
-        if value is not None:
-            return value if type(value) is str else _text(value)
-        return _scan(headers.items(), name)
-    if isinstance(headers, Mapping):
-        try:
-            getlist = getattr(headers, "getlist", None)
-            if getlist is not None:
-                # Multi-value headers (Starlette): get() would return only the first value.
-                values = getlist(name.lower)
-                if values:
-                    return _text(list(values))
-            value = headers.get(name.lower)
-            if value is None:
-                value = headers.get(name.wsgi)
-            if value is not None:
-                return _text(value)
-            return _scan(headers.items(), name)
-        except Exception:
-            return None
-    return _scan(headers, name)
+    return lookup(header_view(headers), name)
 
 
-def _scan(pairs: Iterable[Any], name: HeaderName) -> str | None:
-    found: list[str] = []
+def _collect(pairs: Iterable[Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {}
     try:
         for pair in pairs:
             if not isinstance(pair, tuple | list) or len(pair) != 2:
                 continue
-            key = _text(pair[0])
-            if key is None:
+            key = _scalar_text(pair[0])
+            value = _text(pair[1])
+            if key is None or value is None:
                 continue
-            folded = key.lower()
-            if folded == name.lower or folded == name.wsgi.lower():
-                text = _text(pair[1])
-                if text is not None:
-                    found.append(text)
+            key = key.lower()
+            previous = view.get(key)
+            view[key] = value if previous is None else f"{previous}, {value}"
     except Exception:
-        return None
-    if not found:
-        return None
-    return found[0] if len(found) == 1 else ", ".join(found)
+        return view
+    return view

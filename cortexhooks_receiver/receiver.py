@@ -28,7 +28,7 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from . import _headers
-from ._headers import Headers, get_header
+from ._headers import Headers, get_header, webhook_headers
 from ._typed_on import TypedOn
 from .errors import (
     ConfigurationError,
@@ -218,12 +218,6 @@ class Receiver(TypedOn):
 
     # -- the pipeline ---------------------------------------------------------------------------
 
-    def _now_ms(self) -> int:
-        clock = self._clock
-        if clock is None:
-            return time.time_ns() // 1_000_000
-        return int(clock() * 1000)
-
     def _admit(
         self, body: bytes | bytearray | memoryview, headers: Headers, method: str
     ) -> tuple[AnyEvent, tuple[str, ...]]:
@@ -232,27 +226,27 @@ class Receiver(TypedOn):
             raise MethodNotAllowed
         if len(body) > self.max_body_bytes:
             raise PayloadTooLarge
-        content_type = get_header(headers, _headers.CONTENT_TYPE)
+        content_type, encoding, signature_text, timestamp_text, delivery_id, webhook_id = (
+            webhook_headers(headers)
+        )
         if content_type != "application/json" and (
             content_type is None or not _is_json(content_type)
         ):
             raise UnsupportedMediaType
-        encoding = get_header(headers, _headers.CONTENT_ENCODING)
         if encoding is not None and encoding.strip().lower() not in ("", "identity"):
             raise UnsupportedMediaType(
                 "Compressed webhook bodies are not accepted (Content-Encoding must be identity)."
             )
-        signature = parse_signature(get_header(headers, _headers.SIGNATURE))
-        timestamp = parse_timestamp(get_header(headers, _headers.TIMESTAMP))
-        now_ms = self._now_ms()
+        signature = parse_signature(signature_text)
+        timestamp = parse_timestamp(timestamp_text)
+        clock = self._clock
+        now_ms = time.time_ns() // 1_000_000 if clock is None else int(clock() * 1000)
         check_tolerance(timestamp, now_ms, self._tolerance_ms)
         digest = self._keys.match(body, signature)
         event = decode_event(body)
         age = now_ms - event.timestamp
         if age >= self._retention_ms or age < -self._tolerance_ms:
             raise EventTooOld
-        delivery_id = get_header(headers, _headers.DELIVERY_ID)
-        webhook_id = get_header(headers, _headers.WEBHOOK_ID)
         # The digest we computed, never the header's text: it identifies the signed body.
         body_key = "b:" + digest.hex()
         if delivery_id is None:

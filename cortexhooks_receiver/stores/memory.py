@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -33,8 +34,8 @@ class MemoryStore:
         self.max_entries = max(1, max_entries)
         self._clock = clock
         self._lock = threading.Lock()
-        # key -> (state, token, expires_at); dict order is write order, which makes it an LRU.
-        self._entries: dict[str, tuple[int, str, float]] = {}
+        # key -> (state, token, expires_at), oldest write first: an LRU whose eviction is O(1).
+        self._entries: OrderedDict[str, tuple[int, str, float]] = OrderedDict()
 
     def _now(self) -> float:
         clock = self._clock
@@ -60,9 +61,10 @@ class MemoryStore:
                 return ClaimState.IN_PROGRESS
             claim = (_CLAIMED, token, now + lease)
             for key in keys:
-                entries.pop(key, None)
                 entries[key] = claim
-            self._evict()
+                entries.move_to_end(key)
+            if len(entries) > self.max_entries:
+                self._evict()
             return ClaimState.NEW
 
     def complete(self, keys: Sequence[str], retention: float, token: str) -> None:
@@ -71,9 +73,10 @@ class MemoryStore:
         with self._lock:
             entries = self._entries
             for key in keys:
-                entries.pop(key, None)
                 entries[key] = done
-            self._evict()
+                entries.move_to_end(key)
+            if len(entries) > self.max_entries:
+                self._evict()
 
     def release(self, keys: Sequence[str], token: str) -> None:
         """Forget the claims on ``keys`` still held by ``token``."""
@@ -95,4 +98,4 @@ class MemoryStore:
     def _evict(self) -> None:
         entries = self._entries
         while len(entries) > self.max_entries:
-            del entries[next(iter(entries))]
+            entries.popitem(last=False)

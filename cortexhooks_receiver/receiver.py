@@ -77,7 +77,7 @@ _DELIVERY_ID_CHARS: Final = frozenset(
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-class Outcome(msgspec.Struct, frozen=True):
+class Outcome(msgspec.Struct, frozen=True, gc=False):
     """What the adapter answers: an HTTP status, a JSON body and headers.
 
     Attributes:

@@ -251,8 +251,12 @@ def verify_signature(
     well-formed and within ±``tolerance`` seconds of ``now``, then the HMAC under each key.
 
     Raises:
-        MissingSignature, MalformedSignature, MissingTimestamp, InvalidTimestamp,
-        TimestampOutOfTolerance, SignatureMismatch: see :mod:`cortexhooks_receiver.errors`.
+        MissingSignature: the signature header is absent.
+        MalformedSignature: the signature is not exactly 64 hex digits.
+        MissingTimestamp: the timestamp header is absent.
+        InvalidTimestamp: the timestamp is not plain ASCII digits.
+        TimestampOutOfTolerance: the timestamp is further than ``tolerance`` from now.
+        SignatureMismatch: no secret produces the signature for ``body``.
     """
     signature = parse_signature(get_header(headers, SIGNATURE))
     timestamp = parse_timestamp(get_header(headers, TIMESTAMP))

@@ -1,0 +1,87 @@
+"""``cortexhooks replay``: send logged deliveries from the emulator's database again."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ._common import EXIT_FAILED, EXIT_OK, CLIError, Console, add_json_flag
+from .trigger import add_policy_flags, policy_from
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``replay`` command."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "replay",
+        help="re-send logged deliveries from the emulator database",
+        description="Send logged deliveries again now: the same body and delivery id with a "
+        "fresh timestamp and signature (a receiver should answer 'duplicate'). Exit 0 when "
+        "every replay got a 2xx answer, 1 otherwise.",
+    )
+    parser.add_argument("delivery_ids", nargs="*", metavar="DELIVERY_ID", help="deliveries")
+    parser.add_argument(
+        "--db", default="cortexhooks-emulator.db", help="the emulator's SQLite file"
+    )
+    parser.add_argument("--webhook-id", help="only deliveries of this webhook")
+    parser.add_argument("--event", help="only deliveries of this event")
+    parser.add_argument("--last", type=int, help="only the newest N matching deliveries")
+    add_policy_flags(parser)
+    add_json_flag(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Replay the selected deliveries and print one line (or JSON object) per attempt."""
+    import os
+
+    from cortexhooks_receiver.emulator import Emulator, EmulatorError
+
+    if not os.path.exists(args.db):
+        raise CLIError(f"no emulator database at {args.db} (run `cortexhooks serve --db ...`)")
+    emulator = Emulator(args.db, token="replay", policy=policy_from(args))  # noqa: S106
+    try:
+        ids = list(args.delivery_ids) or emulator.db.delivery_ids(
+            webhook_id=args.webhook_id, event=args.event, last=args.last
+        )
+        if not ids:
+            raise CLIError("no logged delivery matches", code=EXIT_FAILED)
+        results: list[dict[str, Any]] = []
+        for delivery_id in ids:
+            try:
+                attempt = emulator.replay(delivery_id)
+            except EmulatorError as exc:
+                results.append({"deliveryId": delivery_id, "ok": False, "error": exc.message})
+                continue
+            row = emulator.db.delivery(delivery_id)
+            results.append(
+                {
+                    "deliveryId": delivery_id,
+                    "event": row.event if row else None,
+                    "ok": attempt.ok,
+                    "status": attempt.status,
+                    "outcome": attempt.outcome,
+                    "latencyMs": attempt.latency_ms,
+                    "error": attempt.error,
+                    "response": attempt.response_body.decode("utf-8", "replace"),
+                }
+            )
+    finally:
+        emulator.close()
+    if args.json:
+        console.json(results)
+    else:
+        console.table(
+            ["DELIVERY", "EVENT", "STATUS", "RESULT"],
+            [
+                (
+                    r["deliveryId"],
+                    r.get("event") or "-",
+                    r.get("status") or "-",
+                    r.get("outcome") or r.get("error"),
+                )
+                for r in results
+            ],
+        )
+    return EXIT_OK if all(r["ok"] for r in results) else EXIT_FAILED

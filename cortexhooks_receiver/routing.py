@@ -217,13 +217,16 @@ class Router(TypedOn):
         matches every name and ``"invoice.*"`` every ``invoice.`` name, unknown ones included.
         A handler registered for several matching patterns appears once. Cached per name.
         """
+        if self._cache_generation == _generation:
+            found = self._cache.get(name)
+            if found is not None:
+                return found
+        return self._resolve_uncached(name)
+
+    def _resolve_uncached(self, name: str) -> tuple[Registration, ...]:
         if self._cache_generation != _generation:
             self._cache.clear()
             self._cache_generation = _generation
-        try:
-            return self._cache[name]
-        except KeyError:
-            pass
         found = self._collect(name)
         if len(self._cache) >= _MAX_CACHED_NAMES:
             self._cache.clear()

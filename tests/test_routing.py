@@ -6,6 +6,8 @@ import functools
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cortexhooks_receiver import routing
 from cortexhooks_receiver.errors import ConfigurationError
@@ -213,3 +215,39 @@ def test_module_level_on_registers_on_the_default_router() -> None:
     name = "cortexhooks.test.module_level_on"
     handler = routing.on(name, allow_unknown=True)(lambda event: None)
     assert handler in _funcs(routing.default_router, name)
+
+
+def _naive_match(pattern: str, name: str) -> bool:
+    return pattern in ("*", name) or (pattern.endswith(".*") and name.startswith(pattern[:-1]))
+
+
+_PATTERNS = ["*", "invoice.*", "task.*", "invoice.paid", "task.created", "crane.*", "crane.moved"]
+_NAMES = ["invoice.paid", "invoice.sent", "task.created", "crane.moved", "crane.up", "other.x"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    plan=st.lists(
+        st.tuples(st.integers(0, 2), st.lists(st.sampled_from(_PATTERNS), min_size=1, max_size=3)),
+        max_size=12,
+    ),
+    lookups=st.lists(st.sampled_from(_NAMES), max_size=8),
+)
+def test_resolve_always_equals_a_fresh_scan_in_registration_order(
+    plan: list[tuple[int, list[str]]], lookups: list[str]
+) -> None:
+    routers = [Router(), Router(), Router()]
+    routers[0].include(routers[1])
+    routers[1].include(routers[2])
+    registered: list[tuple[int, Any, list[str]]] = []
+    for step, (index, patterns) in enumerate(plan):
+        func = routers[index].on(patterns, allow_unknown=True)(lambda event, step=step: step)
+        registered.append((index, func, patterns))
+        for name in lookups:  # interleave lookups with registrations: the cache must keep up
+            expected = [
+                handler
+                for owner_index in range(3)  # own handlers first, then each included router's
+                for (owner, handler, patterns_) in registered
+                if owner == owner_index and any(_naive_match(p, name) for p in patterns_)
+            ]
+            assert _funcs(routers[0], name) == expected

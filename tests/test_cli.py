@@ -1,0 +1,589 @@
+"""The ``cortexhooks`` command: every subcommand in-process through ``main([...])`` (output, exit
+codes, ``--json``), plus subprocess smoke tests of ``listen``, ``serve`` and ``demo``.
+
+Network use is limited to servers these tests start on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cortexhooks_receiver.cli import demo as demo_module
+from cortexhooks_receiver.cli import main
+from cortexhooks_receiver.cli._common import Console
+from cortexhooks_receiver.cli.listen import ListenApp
+from cortexhooks_receiver.client import ManagementClient
+from cortexhooks_receiver.emulator import Emulator, RunningServer, serve_in_thread
+from cortexhooks_receiver.sender import js_dumps
+from cortexhooks_receiver.signature import SecretKeys, compute_signature, sign, verify_signature
+
+SECRET = "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG"
+BODY = (
+    b'{"event":"task.completed","timestamp":1699545600000,"data":{"id":"task-123",'
+    b'"title":"Install electrical panels","amount":100},"companyId":"comp-1","userId":"user-789"}'
+)
+NOW_MS = 1699545600000
+COMMANDS = ["demo", "listen", "trigger", "sign", "verify", "events", "serve", "replay"]
+
+
+def run_cli(*argv: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    if stdin is not None:
+        saved = sys.stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
+        try:
+            code = main(list(argv), stdout=out, stderr=err)
+        finally:
+            sys.stdin = saved
+    else:
+        code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CORTEXBUILD_WEBHOOK_SECRET", raising=False)
+    monkeypatch.delenv("CORTEXHOOKS_EMULATOR_TOKEN", raising=False)
+
+
+@pytest.fixture
+def body_file(tmp_path: Path) -> Path:
+    path = tmp_path / "body.json"
+    path.write_bytes(BODY)
+    return path
+
+
+class VerifyingApp:
+    """A receiver for trigger/replay tests: verifies with the real check, answers a status."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.secret = SECRET
+        self.bodies: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        headers = {
+            k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
+        }
+        verify_signature(body, headers, SecretKeys(self.secret))
+        self.bodies.append(body)
+        self.headers.append(headers)
+        start_response(f"{self.status} X", [("Content-Type", "application/json")])
+        return [b'{"received":true}']
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[VerifyingApp, RunningServer]]:
+    app = VerifyingApp()
+    with serve_in_thread(app) as server:
+        yield app, server
+
+
+# --- help and usage -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--help"]) == 0
+    assert "usage: cortexhooks " + command in capsys.readouterr().out
+
+
+def test_no_command_prints_help_and_exits_2() -> None:
+    code, out, _ = run_cli()
+    assert code == 2
+    assert all(c in out for c in COMMANDS)
+
+
+def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["events", "--bogus"]) == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+def test_events_lists_the_catalog() -> None:
+    code, out, _ = run_cli("events")
+    assert code == 0
+    assert "invoice.paid" in out
+    assert "Invoice marked paid" in out
+    assert len(out.strip().splitlines()) == 2 + 31
+
+
+def test_events_json_has_name_family_description() -> None:
+    code, out, _ = run_cli("events", "--json")
+    events = json.loads(out)
+    assert code == 0
+    assert len(events) == 31
+    assert events[0] == {
+        "name": "project.created",
+        "family": "project",
+        "description": "New project created",
+        "payload": "Project object",
+    }
+    code, out, _ = run_cli("events", "--family", "safety", "--json")
+    assert [e["name"] for e in json.loads(out)] == [
+        "incident.reported",
+        "incident.resolved",
+        "inspection.completed",
+        "safety.violation",
+    ]
+
+
+def test_events_unknown_family_is_a_usage_error() -> None:
+    code, _, err = run_cli("events", "--family", "finance")
+    assert code == 2
+    assert "unknown family" in err
+
+
+# --- sign ---------------------------------------------------------------------------------
+
+
+def test_sign_prints_the_guide_headers(body_file: Path) -> None:
+    code, out, _ = run_cli("sign", str(body_file), "--secret", SECRET, "--timestamp", str(NOW_MS))
+    assert code == 0
+    lines = dict(line.split(": ", 1) for line in out.strip().splitlines())
+    assert lines["X-CortexBuild-Signature"] == compute_signature(BODY, SECRET)
+    assert lines["X-CortexBuild-Timestamp"] == str(NOW_MS)
+    assert lines["X-CortexBuild-Event"] == "task.completed"
+    assert lines["Content-Type"] == "application/json"
+
+
+def test_sign_reads_stdin_and_env_secret_and_prints_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORTEXBUILD_WEBHOOK_SECRET", SECRET)
+    code, out, _ = run_cli("sign", "--json", "--delivery-id", "dlv_1", stdin=BODY)
+    headers = json.loads(out)
+    assert code == 0
+    assert headers["X-CortexBuild-Signature"] == compute_signature(BODY, SECRET)
+    assert headers["X-CortexBuild-Delivery-Id"] == "dlv_1"
+
+
+def test_sign_without_a_secret_exits_2(body_file: Path) -> None:
+    code, _, err = run_cli("sign", str(body_file))
+    assert code == 2
+    assert "CORTEXBUILD_WEBHOOK_SECRET" in err
+
+
+def test_sign_missing_file_exits_2(tmp_path: Path) -> None:
+    code, _, err = run_cli("sign", str(tmp_path / "nope.json"), "--secret", SECRET)
+    assert code == 2
+    assert "cannot read" in err
+
+
+# --- verify -------------------------------------------------------------------------------
+
+
+def verify_cli(body: bytes, *extra: str, secret: str = SECRET, ts: int = NOW_MS) -> dict[str, Any]:
+    signature = compute_signature(BODY, SECRET)
+    code, out, _ = run_cli(
+        "verify",
+        "--secret",
+        secret,
+        "--signature",
+        signature,
+        "--timestamp",
+        str(ts),
+        "--now",
+        str(NOW_MS + 2000),
+        "--json",
+        *extra,
+        stdin=body,
+    )
+    result: dict[str, Any] = json.loads(out)
+    assert code == (0 if result["ok"] else 1)
+    return result
+
+
+def test_verify_accepts_a_valid_request_and_exits_0(body_file: Path) -> None:
+    signature = compute_signature(BODY, SECRET)
+    code, out, _ = run_cli(
+        "verify",
+        str(body_file),
+        "--secret",
+        SECRET,
+        "-H",
+        f"X-CortexBuild-Signature: {signature}",
+        "-H",
+        f"X-CortexBuild-Timestamp: {NOW_MS}",
+        "--now",
+        str(NOW_MS + 1500),
+    )
+    assert code == 0
+    assert out.startswith("OK: ")
+    assert "1.5 s in the past" in out
+
+
+def test_verify_diagnoses_a_wrong_secret() -> None:
+    result = verify_cli(BODY, secret="whsec_someOtherSecretValue000000000000")
+    assert result["problem"] == "wrong_secret_or_body"
+    assert result["signature_valid"] is False
+
+
+@pytest.mark.parametrize(
+    "reserialised",
+    [
+        json.dumps(json.loads(BODY)).encode(),
+        json.dumps(json.loads(BODY), indent=2).encode(),
+        BODY + b"\n",  # an editor or `echo` added a newline
+    ],
+)
+def test_verify_diagnoses_a_reserialised_body(reserialised: bytes) -> None:
+    result = verify_cli(reserialised)
+    assert result["problem"] == "body_reserialised"
+    assert "raw request body" in result["message"]
+
+
+def test_verify_says_when_reserialising_changes_the_bytes() -> None:
+    body = b'{"event":"x.y","timestamp":1,"data":{"amount":100.0}}'
+    signature = compute_signature(body, SECRET)
+    code, out, _ = run_cli(
+        "verify", "--secret", SECRET, "--signature", signature, "--timestamp", str(NOW_MS),
+        "--now", str(NOW_MS), stdin=body,
+    )  # fmt: skip
+    assert code == 0
+    assert "re-serialising this body changes its bytes" in out
+
+
+def test_verify_diagnoses_a_timestamp_in_seconds() -> None:
+    result = verify_cli(BODY, ts=NOW_MS // 1000)
+    assert result["problem"] == "timestamp_in_seconds"
+    assert "milliseconds" in result["message"]
+
+
+def test_verify_diagnoses_clock_skew() -> None:
+    result = verify_cli(BODY, ts=NOW_MS - 3_600_000)
+    assert result["problem"] == "clock_skew"
+    assert "3602 s in the past" in result["message"]
+
+
+def test_verify_diagnoses_a_secret_without_its_prefix() -> None:
+    result = verify_cli(BODY, secret=SECRET.removeprefix("whsec_"))
+    assert result["problem"] == "secret_prefix"
+
+
+def test_verify_diagnoses_a_secret_with_a_trailing_newline() -> None:
+    result = verify_cli(BODY, secret=SECRET + "\n")
+    assert result["problem"] == "secret_whitespace"
+
+
+def test_verify_reports_missing_and_malformed_signatures() -> None:
+    code, out, _ = run_cli("verify", "--secret", SECRET, "--timestamp", str(NOW_MS), stdin=BODY)
+    assert code == 1
+    assert "missing_signature" in out
+    code, out, _ = run_cli(
+        "verify", "--secret", SECRET, "--signature", "abc", "--timestamp", "1", stdin=BODY
+    )
+    assert code == 1
+    assert "malformed_signature" in out
+
+
+def test_verify_output_never_contains_the_secret_or_expected_signature() -> None:
+    wrong = "whsec_" + "A" * 32
+    code, out, err = run_cli(
+        "verify", "--secret", wrong, "--signature", "0" * 64, "--timestamp", str(NOW_MS),
+        stdin=BODY,
+    )  # fmt: skip
+    assert code == 1
+    assert wrong not in out + err
+    assert compute_signature(BODY, wrong) not in out + err
+
+
+def test_verify_bad_header_line_is_a_usage_error() -> None:
+    code, _, err = run_cli("verify", "--secret", SECRET, "-H", "no colon here", stdin=BODY)
+    assert code == 2
+    assert "Name: value" in err
+
+
+# --- trigger ------------------------------------------------------------------------------
+
+
+def test_trigger_sends_a_signed_sample_event(receiver: tuple[VerifyingApp, RunningServer]) -> None:
+    app, server = receiver
+    code, out, _ = run_cli(
+        "trigger", "invoice.paid", "--url", f"{server.url}/hook", "--secret", SECRET,
+        "--set", "data.amount=100", "--set", "data.note=hello", "--json",
+    )  # fmt: skip
+    result = json.loads(out)
+    assert code == 0
+    assert result["status"] == 200
+    assert result["outcome"] == "success"
+    payload = json.loads(app.bodies[0])
+    assert payload["event"] == "invoice.paid"
+    assert payload["data"]["amount"] == 100
+    assert payload["data"]["note"] == "hello"
+    assert app.bodies[0] == js_dumps(payload)
+    assert app.headers[0]["x-cortexbuild-delivery-id"] == result["deliveryId"]
+
+
+def test_trigger_exits_1_when_the_receiver_fails(
+    receiver: tuple[VerifyingApp, RunningServer],
+) -> None:
+    app, server = receiver
+    app.status = 500
+    code, out, _ = run_cli(
+        "trigger", "task.created", "--url", f"{server.url}/hook", "--secret", SECRET
+    )
+    assert code == 1
+    assert "<- 500  http_error" in out
+
+
+def test_trigger_refuses_an_unsafe_url_without_sending() -> None:
+    code, out, _ = run_cli(
+        "trigger", "task.created", "--url", "http://169.254.169.254/", "--secret", SECRET, "--json"
+    )
+    assert code == 1
+    assert json.loads(out)["outcome"] == "refused_url"
+
+
+def test_trigger_unknown_event_suggests_names() -> None:
+    code, _, err = run_cli(
+        "trigger", "invoice.payed", "--url", "http://127.0.0.1/", "--secret", "x"
+    )
+    assert code == 2
+    assert "invoice.paid" in err
+
+
+def test_trigger_dry_run_prints_the_request() -> None:
+    code, out, _ = run_cli(
+        "trigger", "user.joined", "--url", "https://hooks.example.com/x", "--secret", SECRET,
+        "--dry-run", "--json", "--set", "userId=user-42",
+    )  # fmt: skip
+    request = json.loads(out)
+    assert code == 0
+    assert request["body"]["userId"] == "user-42"
+    assert request["headers"]["X-CortexBuild-Event"] == "user.joined"
+
+
+def test_trigger_bad_override_is_a_usage_error() -> None:
+    code, _, err = run_cli(
+        "trigger", "user.joined", "--url", "https://x.example.com/", "--secret", SECRET,
+        "--set", "data.id.deeper=1", "--dry-run",
+    )  # fmt: skip
+    assert code == 2
+    assert "not an object" in err
+
+
+# --- listen (in-process app, then one subprocess smoke test) ------------------------------
+
+
+def test_listen_app_verifies_prints_and_flags_duplicates() -> None:
+    out = io.StringIO()
+    app = ListenApp(
+        [SECRET], Console(out, io.StringIO()), path="/webhooks/cortexbuild",
+        tolerance=300, json_lines=False,
+    )  # fmt: skip
+    client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://listen.local")
+    headers = sign(BODY, SECRET, event="task.completed", delivery_id="dlv_42")
+    first = client.post("/webhooks/cortexbuild", content=BODY, headers=headers)
+    again = client.post("/webhooks/cortexbuild", content=BODY, headers=headers)
+    forged = client.post("/webhooks/cortexbuild", content=BODY + b" ", headers=headers)
+    assert (first.status_code, first.json()) == (200, {"received": True})
+    assert again.json() == {"received": True, "duplicate": True}
+    assert forged.status_code == 401
+    assert forged.json()["error"] == "signature_mismatch"
+    assert client.get("/webhooks/cortexbuild").status_code == 405
+    assert client.post("/elsewhere", content=BODY, headers=headers).status_code == 404
+    text = out.getvalue()
+    assert "OK task.completed  delivery=dlv_42" in text
+    assert "(duplicate delivery id)" in text
+    assert '"title": "Install electrical panels"' in text
+    assert "REFUSED 401 signature_mismatch" in text
+    assert SECRET not in text
+
+
+def test_listen_forwards_verified_deliveries(
+    receiver: tuple[VerifyingApp, RunningServer],
+) -> None:
+    target, server = receiver
+    target.status = 202
+    out = io.StringIO()
+    app = ListenApp(
+        [SECRET], Console(out, io.StringIO()), path="/webhooks/cortexbuild", tolerance=300,
+        json_lines=True, forward_to=f"{server.url}/app",
+    )  # fmt: skip
+    client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://listen.local")
+    response = client.post("/webhooks/cortexbuild", content=BODY, headers=sign(BODY, SECRET))
+    assert response.status_code == 202
+    assert target.bodies == [BODY]
+    line = json.loads(out.getvalue().strip())
+    assert (line["ok"], line["status"], line["event"]) == (True, 202, "task.completed")
+
+
+def _spawn(*argv: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "cortexhooks_receiver.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_listen_subprocess_smoke() -> None:
+    proc = _spawn(
+        "listen", "--port", "0", "--secret", SECRET, "--max-events", "2", "--max-seconds", "20",
+        "--json",
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = json.loads(proc.stdout.readline())["listening"]
+        good = httpx.post(url, content=BODY, headers=sign(BODY, SECRET), timeout=5)
+        bad_headers = sign(BODY, SECRET, timestamp=int(time.time()))  # seconds, not ms
+        bad = httpx.post(url, content=BODY, headers=bad_headers, timeout=5)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 0
+    assert (good.status_code, bad.status_code) == (200, 401)
+    lines = [json.loads(line) for line in out.strip().splitlines()]
+    assert lines[0]["ok"] is True
+    assert lines[1]["problem"] == "timestamp_in_seconds"
+
+
+# --- serve and replay -------------------------------------------------------------------------
+
+
+def test_serve_in_process_prints_its_url_and_generated_token(tmp_path: Path) -> None:
+    code, out, _ = run_cli(
+        "serve", "--port", "0", "--db", str(tmp_path / "e.db"), "--max-seconds", "0.1", "--json"
+    )
+    info = json.loads(out)
+    assert code == 0
+    assert info["url"].startswith("http://127.0.0.1:")
+    assert len(info["token"]) >= 20
+    assert (tmp_path / "e.db").exists()
+
+
+def test_serve_rejects_a_nonpositive_time_scale(tmp_path: Path) -> None:
+    code, _, err = run_cli("serve", "--db", str(tmp_path / "e.db"), "--time-scale", "0")
+    assert code == 2
+    assert "time-scale" in err
+
+
+def test_serve_subprocess_answers_the_management_api(tmp_path: Path) -> None:
+    proc = _spawn(
+        "serve", "--port", "0", "--db", str(tmp_path / "e.db"), "--token", "tok-123",
+        "--max-seconds", "30", "--json",
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert "token" not in info  # a chosen token is never echoed
+        with ManagementClient(info["url"], "tok-123", timeout=5) as client:
+            hook = client.register("http://localhost:3000/webhooks/cortexbuild", ["task.*"])
+            assert [w.id for w in client.list()] == [hook.webhook_id]
+        unauthorised = httpx.get(info["url"] + "/api/webhooks", timeout=5)
+        assert unauthorised.status_code == 401
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 0
+
+
+def test_replay_resends_logged_deliveries_from_the_db(
+    tmp_path: Path, receiver: tuple[VerifyingApp, RunningServer]
+) -> None:
+    app, server = receiver
+    db = tmp_path / "emulator.db"
+    emulator = Emulator(db, token="t")
+    _hook, app.secret = emulator.register(f"{server.url}/hook", ["*"])
+    emulator.emit("task.created")
+    emulator.emit("invoice.paid")
+    emulator.drain()
+    emulator.close()
+    assert len(app.bodies) == 2
+    code, out, _ = run_cli("replay", "--db", str(db), "--event", "invoice.paid", "--json")
+    results = json.loads(out)
+    assert code == 0
+    assert [(r["event"], r["status"], r["ok"]) for r in results] == [("invoice.paid", 200, True)]
+    assert app.bodies[2] == app.bodies[1]
+    assert (
+        app.headers[2]["x-cortexbuild-delivery-id"] == app.headers[1]["x-cortexbuild-delivery-id"]
+    )
+    code, out, _ = run_cli("replay", "--db", str(db), "--last", "2")
+    assert code == 0
+    assert "task.created" in out
+    assert "invoice.paid" in out
+    app.status = 503
+    code, _, _ = run_cli("replay", "--db", str(db), "--last", "1")
+    assert code == 1
+
+
+def test_replay_without_a_database_or_match_fails_clearly(tmp_path: Path) -> None:
+    code, _, err = run_cli("replay", "--db", str(tmp_path / "missing.db"))
+    assert code == 2
+    assert "no emulator database" in err
+    Emulator(tmp_path / "empty.db", token="t").close()
+    code, _, err = run_cli("replay", "--db", str(tmp_path / "empty.db"))
+    assert code == 1
+    assert "no logged delivery" in err
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+
+def test_demo_runs_end_to_end_and_every_outcome_is_expected() -> None:
+    code, out, _ = run_cli("demo", "--json")
+    report = json.loads(out)
+    assert code == 0
+    assert report["ok"] is True
+    assert report["elapsedSeconds"] < 30
+    cases = [o["case"] for o in report["outcomes"]]
+    assert cases.count("event") == 31
+    assert cases.count("retry") == 2
+    assert cases.count("tampered") == 1
+    assert cases.count("duplicate") == 1
+    retry = [o for o in report["outcomes"] if o["case"] == "retry"]
+    assert [(o["attempt"], o["status"]) for o in retry] == [(1, 500), (2, 200)]
+    tampered = next(o for o in report["outcomes"] if o["case"] == "tampered")
+    assert (tampered["status"], tampered["result"]) == (401, "refused: signature_mismatch")
+    duplicate = next(o for o in report["outcomes"] if o["case"] == "duplicate")
+    assert duplicate["result"] == "duplicate, not processed again"
+    assert {o["event"] for o in report["outcomes"] if o["case"] == "event"} == {
+        e["name"] for e in json.loads(run_cli("events", "--json")[1])
+    }
+
+
+def test_demo_exits_1_and_flags_an_unexpected_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = demo_module.DemoOutcome(
+        case="event", event="task.created", delivery_id="dlv_x", attempt=1, status=500,
+        result="handler failed", expected=False,
+    )  # fmt: skip
+    monkeypatch.setattr(demo_module, "run_demo", lambda **kw: (False, [bad], 0.1))
+    code, out, _ = run_cli("demo")
+    assert code == 1
+    assert "NO" in out
+    assert "SOME OUTCOMES WERE NOT AS EXPECTED" in out
+
+
+def test_demo_subprocess_smoke_prints_the_table() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cortexhooks_receiver.cli", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "all as expected" in result.stdout
+    assert "refused: signature_mismatch" in result.stdout

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Final
 
-from ._headers import SIGNATURE, TIMESTAMP, Headers, get_header
+from ._headers import SIGNATURE, TIMESTAMP, Headers, header_view, lookup
 from .errors import (
     ConfigurationError,
     InvalidTimestamp,
@@ -258,7 +258,8 @@ def verify_signature(
         TimestampOutOfTolerance: the timestamp is further than ``tolerance`` from now.
         SignatureMismatch: no secret produces the signature for ``body``.
     """
-    signature = parse_signature(get_header(headers, SIGNATURE))
-    timestamp = parse_timestamp(get_header(headers, TIMESTAMP))
+    view = header_view(headers)  # one pass over the container for both headers
+    signature = parse_signature(lookup(view, SIGNATURE))
+    timestamp = parse_timestamp(lookup(view, TIMESTAMP))
     check_tolerance(timestamp, now_ms(now), int(tolerance * 1000))
     return keys.match(body, signature)

@@ -14,7 +14,6 @@ duplicate while remembered and ``event_too_old`` after that: no authentic body r
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import itertools
 import logging
@@ -318,7 +317,7 @@ class Receiver(TypedOn):
                 if registration.is_async:
                     await registration.func(event)
                 else:
-                    await asyncio.to_thread(registration.func, event)
+                    await _to_thread(registration.func, event)
         except Exception:
             try:
                 await store.arelease(keys, token)
@@ -389,8 +388,17 @@ _COMPLETE_FAILED: Final = (
 )
 
 
+async def _to_thread(func: Callable[[AnyEvent], object], event: AnyEvent) -> object:
+    # asyncio is imported on first use: it costs a third of the package's import time.
+    from asyncio import to_thread
+
+    return await to_thread(func, event)
+
+
 def _run_coroutine(awaitable: Awaitable[Any]) -> Any:
     """Run an async handler from synchronous code, even if this thread already runs a loop."""
+    import asyncio
+
     coroutine: Coroutine[Any, Any, Any]
     if inspect.iscoroutine(awaitable):
         coroutine = awaitable

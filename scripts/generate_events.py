@@ -64,7 +64,7 @@ def render_classes() -> str:
         _HEADER,
         '"""The event classes: one ``Event[Model]`` subclass per catalog entry."""\n',
         "from __future__ import annotations\n",
-        "from typing import Any, Final, TypeAlias\n",
+        "from typing import Any, ClassVar, Final, TypeAlias\n",
         "from . import _models as m",
         "from ._envelope import Event, UnknownEvent\n",
         "__all__ = [",
@@ -80,6 +80,7 @@ def render_classes() -> str:
             f"    ``data`` is a :class:`{model.__name__}`: {payload}.",
         )
         out.append('    """\n')
+        out.append(f'    event: ClassVar[str] = "{name}"\n')
     out.append("\nAnyKnownEvent: TypeAlias = " + " | ".join(names))
     out.append(
         '"""Every event class of the catalog: the tagged union ``decode_event`` decodes."""\n'

@@ -161,3 +161,9 @@ def test_the_catalog_lists_31_events_in_7_families() -> None:
     assert len({spec.family for spec in CATALOG}) == 7
     assert CATALOG["invoice.paid"].model is InvoicePaid
     assert "invoice.payed" not in CATALOG
+    for spec in CATALOG:
+        assert spec.model.event == spec.name
+        assert spec.model.__struct_config__.tag == spec.name
+        assert spec.model.__name__ == "".join(
+            part.capitalize() for part in spec.name.replace(".", "_").split("_")
+        )

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeAlias
+from typing import Any, ClassVar, Final, TypeAlias
 
 from . import _models as m
 from ._envelope import Event, UnknownEvent
@@ -65,6 +65,8 @@ class ProjectCreated(Event[m.Project], frozen=True, tag_field="event", tag="proj
     ``data`` is a :class:`Project`: Project object.
     """
 
+    event: ClassVar[str] = "project.created"
+
 
 class ProjectUpdated(Event[m.Project], frozen=True, tag_field="event", tag="project.updated"):
     """Project details updated (``project.updated``).
@@ -72,12 +74,16 @@ class ProjectUpdated(Event[m.Project], frozen=True, tag_field="event", tag="proj
     ``data`` is a :class:`Project`: Updated project.
     """
 
+    event: ClassVar[str] = "project.updated"
+
 
 class ProjectCompleted(Event[m.Project], frozen=True, tag_field="event", tag="project.completed"):
     """Project marked complete (``project.completed``).
 
     ``data`` is a :class:`Project`: Project object.
     """
+
+    event: ClassVar[str] = "project.completed"
 
 
 class ProjectStatusChanged(
@@ -88,12 +94,16 @@ class ProjectStatusChanged(
     ``data`` is a :class:`ProjectStatusChange`: Project with old/new status.
     """
 
+    event: ClassVar[str] = "project.status_changed"
+
 
 class ProjectDeleted(Event[m.Deleted], frozen=True, tag_field="event", tag="project.deleted"):
     """Project deleted (``project.deleted``).
 
     ``data`` is a :class:`Deleted`: Project ID.
     """
+
+    event: ClassVar[str] = "project.deleted"
 
 
 class TaskCreated(Event[m.Task], frozen=True, tag_field="event", tag="task.created"):
@@ -102,12 +112,16 @@ class TaskCreated(Event[m.Task], frozen=True, tag_field="event", tag="task.creat
     ``data`` is a :class:`Task`: Task object.
     """
 
+    event: ClassVar[str] = "task.created"
+
 
 class TaskAssigned(Event[m.AssignedTask], frozen=True, tag_field="event", tag="task.assigned"):
     """Task assigned to user (``task.assigned``).
 
     ``data`` is a :class:`AssignedTask`: Task with assignee.
     """
+
+    event: ClassVar[str] = "task.assigned"
 
 
 class TaskUpdated(Event[m.Task], frozen=True, tag_field="event", tag="task.updated"):
@@ -116,12 +130,16 @@ class TaskUpdated(Event[m.Task], frozen=True, tag_field="event", tag="task.updat
     ``data`` is a :class:`Task`: Updated task.
     """
 
+    event: ClassVar[str] = "task.updated"
+
 
 class TaskCompleted(Event[m.Task], frozen=True, tag_field="event", tag="task.completed"):
     """Task marked complete (``task.completed``).
 
     ``data`` is a :class:`Task`: Task object.
     """
+
+    event: ClassVar[str] = "task.completed"
 
 
 class TaskOverdue(Event[m.Task], frozen=True, tag_field="event", tag="task.overdue"):
@@ -130,12 +148,16 @@ class TaskOverdue(Event[m.Task], frozen=True, tag_field="event", tag="task.overd
     ``data`` is a :class:`Task`: Task object.
     """
 
+    event: ClassVar[str] = "task.overdue"
+
 
 class TaskDeleted(Event[m.Deleted], frozen=True, tag_field="event", tag="task.deleted"):
     """Task deleted (``task.deleted``).
 
     ``data`` is a :class:`Deleted`: Task ID.
     """
+
+    event: ClassVar[str] = "task.deleted"
 
 
 class InvoiceCreated(Event[m.Invoice], frozen=True, tag_field="event", tag="invoice.created"):
@@ -144,12 +166,16 @@ class InvoiceCreated(Event[m.Invoice], frozen=True, tag_field="event", tag="invo
     ``data`` is a :class:`Invoice`: Invoice object.
     """
 
+    event: ClassVar[str] = "invoice.created"
+
 
 class InvoiceSent(Event[m.Invoice], frozen=True, tag_field="event", tag="invoice.sent"):
     """Invoice sent to client (``invoice.sent``).
 
     ``data`` is a :class:`Invoice`: Invoice object.
     """
+
+    event: ClassVar[str] = "invoice.sent"
 
 
 class InvoicePaid(Event[m.Invoice], frozen=True, tag_field="event", tag="invoice.paid"):
@@ -158,12 +184,16 @@ class InvoicePaid(Event[m.Invoice], frozen=True, tag_field="event", tag="invoice
     ``data`` is a :class:`Invoice`: Invoice with payment.
     """
 
+    event: ClassVar[str] = "invoice.paid"
+
 
 class InvoiceOverdue(Event[m.Invoice], frozen=True, tag_field="event", tag="invoice.overdue"):
     """Invoice became overdue (``invoice.overdue``).
 
     ``data`` is a :class:`Invoice`: Invoice object.
     """
+
+    event: ClassVar[str] = "invoice.overdue"
 
 
 class ExpenseCreated(Event[m.Expense], frozen=True, tag_field="event", tag="expense.created"):
@@ -172,12 +202,16 @@ class ExpenseCreated(Event[m.Expense], frozen=True, tag_field="event", tag="expe
     ``data`` is a :class:`Expense`: Expense object.
     """
 
+    event: ClassVar[str] = "expense.created"
+
 
 class ExpenseApproved(Event[m.Expense], frozen=True, tag_field="event", tag="expense.approved"):
     """Expense approved (``expense.approved``).
 
     ``data`` is a :class:`Expense`: Expense object.
     """
+
+    event: ClassVar[str] = "expense.approved"
 
 
 class IncidentReported(Event[m.Incident], frozen=True, tag_field="event", tag="incident.reported"):
@@ -186,12 +220,16 @@ class IncidentReported(Event[m.Incident], frozen=True, tag_field="event", tag="i
     ``data`` is a :class:`Incident`: Incident object.
     """
 
+    event: ClassVar[str] = "incident.reported"
+
 
 class IncidentResolved(Event[m.Incident], frozen=True, tag_field="event", tag="incident.resolved"):
     """Incident resolved (``incident.resolved``).
 
     ``data`` is a :class:`Incident`: Incident object.
     """
+
+    event: ClassVar[str] = "incident.resolved"
 
 
 class InspectionCompleted(
@@ -202,12 +240,16 @@ class InspectionCompleted(
     ``data`` is a :class:`Inspection`: Inspection object.
     """
 
+    event: ClassVar[str] = "inspection.completed"
+
 
 class SafetyViolation(Event[m.Violation], frozen=True, tag_field="event", tag="safety.violation"):
     """Safety violation detected (``safety.violation``).
 
     ``data`` is a :class:`Violation`: Violation object.
     """
+
+    event: ClassVar[str] = "safety.violation"
 
 
 class DocumentUploaded(Event[m.Document], frozen=True, tag_field="event", tag="document.uploaded"):
@@ -216,12 +258,16 @@ class DocumentUploaded(Event[m.Document], frozen=True, tag_field="event", tag="d
     ``data`` is a :class:`Document`: Document object.
     """
 
+    event: ClassVar[str] = "document.uploaded"
+
 
 class DocumentApproved(Event[m.Document], frozen=True, tag_field="event", tag="document.approved"):
     """Document approved (``document.approved``).
 
     ``data`` is a :class:`Document`: Document object.
     """
+
+    event: ClassVar[str] = "document.approved"
 
 
 class DocumentRejected(
@@ -232,12 +278,16 @@ class DocumentRejected(
     ``data`` is a :class:`RejectedDocument`: Document with reason.
     """
 
+    event: ClassVar[str] = "document.rejected"
+
 
 class DrawingRevised(Event[m.Drawing], frozen=True, tag_field="event", tag="drawing.revised"):
     """Drawing revision uploaded (``drawing.revised``).
 
     ``data`` is a :class:`Drawing`: Drawing object.
     """
+
+    event: ClassVar[str] = "drawing.revised"
 
 
 class UserJoined(Event[m.User], frozen=True, tag_field="event", tag="user.joined"):
@@ -246,12 +296,16 @@ class UserJoined(Event[m.User], frozen=True, tag_field="event", tag="user.joined
     ``data`` is a :class:`User`: User object.
     """
 
+    event: ClassVar[str] = "user.joined"
+
 
 class UserUpdated(Event[m.User], frozen=True, tag_field="event", tag="user.updated"):
     """User details updated (``user.updated``).
 
     ``data`` is a :class:`User`: Updated user.
     """
+
+    event: ClassVar[str] = "user.updated"
 
 
 class UserDeactivated(Event[m.User], frozen=True, tag_field="event", tag="user.deactivated"):
@@ -260,12 +314,16 @@ class UserDeactivated(Event[m.User], frozen=True, tag_field="event", tag="user.d
     ``data`` is a :class:`User`: User object.
     """
 
+    event: ClassVar[str] = "user.deactivated"
+
 
 class AgentExecuted(Event[m.AgentExecution], frozen=True, tag_field="event", tag="agent.executed"):
     """AI agent execution completed (``agent.executed``).
 
     ``data`` is a :class:`AgentExecution`: Execution result.
     """
+
+    event: ClassVar[str] = "agent.executed"
 
 
 class AgentSubscribed(
@@ -276,12 +334,16 @@ class AgentSubscribed(
     ``data`` is a :class:`AgentSubscription`: Subscription object.
     """
 
+    event: ClassVar[str] = "agent.subscribed"
+
 
 class AgentPublished(Event[m.Agent], frozen=True, tag_field="event", tag="agent.published"):
     """Agent published to marketplace (``agent.published``).
 
     ``data`` is a :class:`Agent`: Agent object.
     """
+
+    event: ClassVar[str] = "agent.published"
 
 
 AnyKnownEvent: TypeAlias = (

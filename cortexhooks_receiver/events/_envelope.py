@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
@@ -52,6 +52,10 @@ class Event(msgspec.Struct, Generic[T], frozen=True, kw_only=True, rename="camel
             read from the JSON), for fields the models do not know yet: see :meth:`json`.
     """
 
+    event: ClassVar[str]
+    # A class attribute set by each generated event class (its tag), so reading it costs no more
+    # than a field; UnknownEvent declares it as a real field instead.
+
     timestamp: TimestampMs
     data: T
     company_id: str | None = None
@@ -59,13 +63,6 @@ class Event(msgspec.Struct, Generic[T], frozen=True, kw_only=True, rename="camel
     delivery_id: str | None = msgspec.field(default=None, name=_DELIVERY_KEY)
     webhook_id: str | None = msgspec.field(default=None, name=_WEBHOOK_KEY)
     raw: bytes = msgspec.field(default=b"", name=_RAW_KEY)
-
-    @property
-    def event(self) -> str:
-        """The event name, e.g. ``"invoice.paid"`` (the JSON ``event`` field)."""
-        tag = self.__struct_config__.tag
-        assert isinstance(tag, str)
-        return tag
 
     @property
     def occurred_at(self) -> _dt.datetime:
@@ -96,4 +93,4 @@ class UnknownEvent(Event[dict[str, Any]], frozen=True):
     (``"*"``) and matching family wildcard (``"invoice.*"``) handlers, and are never an error.
     """
 
-    event: str  # a real field here: the name is not a class tag
+    event: str  # type: ignore[misc]  # a real field here: the name is not a class attribute

@@ -90,7 +90,8 @@ def _build() -> Catalog:
     for (name, family, data_model, description, payload), model in zip(
         _table.TABLE, _classes.EVENT_CLASSES, strict=True
     ):
-        assert model.__struct_config__.tag == name, "generated classes drifted from the table"
+        if model.__struct_config__.tag != name or model.event != name:
+            raise RuntimeError("generated event classes drifted from the table: regenerate them")
         specs.append(
             EventSpec(
                 name=name,

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from mkdocs.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -27,14 +27,8 @@ def _nav_pages(entries: list[Any]) -> list[str]:
     return pages
 
 
-def _load_config() -> dict[str, Any]:
-    # mkdocs.yml may hold !!python/name tags; a permissive loader is enough to read the nav.
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("", lambda loader, suffix, node: None)
-    config: dict[str, Any] = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader)  # noqa: S506
-    return config
+def _load_config() -> Any:
+    return load_config(str(ROOT / "mkdocs.yml"))
 
 
 def test_every_nav_page_exists() -> None:

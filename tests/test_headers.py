@@ -275,7 +275,8 @@ def test_case_sensitive_mapping_is_scanned_when_no_spelling_matches() -> None:
 
 def test_dict_is_scanned_for_unusual_casing() -> None:
     assert get_header({"X-CORTEXBUILD-SIGNATURE": SIG}, SIGNATURE) == SIG
-    assert get_header({b"X-CortexBuild-Signature": SIG}, SIGNATURE) == SIG
+    bytes_keys: Any = {b"X-CortexBuild-Signature": SIG}
+    assert get_header(bytes_keys, SIGNATURE) == SIG
 
 
 def test_wsgi_spelling_is_found_in_a_list_of_pairs() -> None:

@@ -43,7 +43,9 @@ def _headers(body: bytes, secret: str, timestamp: int | str = NOW_MS) -> dict[st
     }
 
 
-def _verify(body: bytes, headers: Any, secret: str | list[str], **kwargs: Any) -> bytes:
+def _verify(
+    body: bytes | bytearray | memoryview, headers: Any, secret: str | list[str], **kwargs: Any
+) -> bytes:
     kwargs.setdefault("now", NOW)
     return verify_signature(body, headers, SecretKeys(secret), **kwargs)
 

@@ -228,7 +228,7 @@ def header_containers(draw: st.DrawFn, body: bytes) -> Any:
         )
     )
     if kind == "signed dict":
-        headers = dict(sign(body, SECRET, timestamp=NOW_MS))
+        headers: dict[Any, Any] = dict(sign(body, SECRET, timestamp=NOW_MS))
         extra = draw(st.dictionaries(str_names, value, max_size=3))
         headers.update(extra)
         return headers

@@ -213,7 +213,7 @@ _values = st.recursive(
 )
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=_values)
 def test_encoding_matches_node_json_stringify_byte_for_byte(
     node_oracle: NodeOracle, value: Any
@@ -221,7 +221,7 @@ def test_encoding_matches_node_json_stringify_byte_for_byte(
     assert dumps(value) == node_oracle.stringify(value)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(number=st.floats() | st.integers(min_value=-(2**80), max_value=2**80))
 def test_number_formatting_matches_node(node_oracle: NodeOracle, number: float | int) -> None:
     assert dumps(number) == node_oracle.stringify(number)

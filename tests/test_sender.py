@@ -368,3 +368,14 @@ def test_sender_rejects_a_nonsense_configuration() -> None:
 def test_endpoint_repr_hides_the_secret() -> None:
     assert SECRET not in repr(ENDPOINT)
     assert json.dumps(repr(ENDPOINT))
+
+
+def test_real_http_tries_the_next_vetted_address_when_one_refuses(
+    loopback_server: tuple[int, type[_Handler]],
+) -> None:
+    port, handler = loopback_server  # bound to 127.0.0.1 only: 127.0.0.2 refuses
+    policy = URLPolicy(resolver=lambda host, p: ["127.0.0.2", "127.0.0.1"])
+    endpoint = Endpoint(url=f"http://localhost:{port}/hook", secret=SECRET)
+    with Sender(policy=policy, schedule=(0,)) as sender:
+        assert sender.deliver(endpoint, payload()).succeeded
+    assert len(handler.seen) == 1

@@ -587,3 +587,15 @@ def test_demo_subprocess_smoke_prints_the_table() -> None:
     assert result.returncode == 0, result.stderr
     assert "all as expected" in result.stdout
     assert "refused: signature_mismatch" in result.stdout
+
+
+def test_importing_cli_sender_client_and_emulator_does_not_import_httpx() -> None:
+    code = (
+        "import sys, cortexhooks_receiver.cli, cortexhooks_receiver.sender, "
+        "cortexhooks_receiver.client, cortexhooks_receiver.emulator; "
+        "print('httpx' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "False"

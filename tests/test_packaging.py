@@ -130,9 +130,28 @@ def test_every_documented_adapter_exists() -> None:
     assert set(ADAPTERS) <= found
 
 
-@pytest.mark.parametrize("adapter", ADAPTERS)
-def test_adapter_module_imports_its_framework_lazily(adapter: str) -> None:
+def test_integrations_package_imports_no_framework() -> None:
+    assert imported_by("cortexhooks_receiver.integrations") & FRAMEWORKS == set()
+
+
+@pytest.mark.parametrize("adapter", ["wsgi", "asgi", "django"])
+def test_framework_free_adapter_modules_import_no_framework(adapter: str) -> None:
+    # The Django app package loads Django only from its submodules (views, urls, apps, checks).
     assert imported_by(f"cortexhooks_receiver.integrations.{adapter}") & FRAMEWORKS == set()
+
+
+# What each framework adapter may load: its framework and that framework's own dependencies.
+OWN_FRAMEWORK = {
+    "flask": {"flask", "werkzeug"},
+    "fastapi": {"fastapi", "starlette", "pydantic", "anyio"},
+    "starlette": {"starlette", "anyio"},
+}
+
+
+@pytest.mark.parametrize("adapter", list(OWN_FRAMEWORK))
+def test_framework_adapter_imports_no_other_framework(adapter: str) -> None:
+    loaded = imported_by(f"cortexhooks_receiver.integrations.{adapter}") & FRAMEWORKS
+    assert loaded - OWN_FRAMEWORK[adapter] == set()
 
 
 def test_version_is_defined_in_one_place() -> None:

@@ -24,7 +24,6 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
-from cortexhooks_receiver._headers import CONTENT_LENGTH, Headers, get_header
 from cortexhooks_receiver.errors import PayloadTooLarge, WebhookError
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome
 
@@ -97,11 +96,14 @@ def parse_content_length(value: str | None) -> int | None:
     return int(text)
 
 
-def precheck(method: str, headers: Headers, cap: int) -> tuple[Outcome | None, int | None]:
+def precheck(
+    method: str, content_length: str | None, cap: int
+) -> tuple[Outcome | None, int | None]:
     """Decide what an adapter may do before reading the body.
 
     Returns ``(outcome, content_length)``: ``outcome`` is an answer to send without reading
-    anything (invalid or too large ``Content-Length``), else ``None``; ``content_length`` is the
+    anything (invalid or too large ``content_length``, the raw header value or ``None``), else
+    ``None``; ``content_length`` is the
     declared length (``None`` for a chunked or length-less body). Non-POST requests are never
     refused here: the adapter passes an empty body and the core answers 405.
 
@@ -110,7 +112,7 @@ def precheck(method: str, headers: Headers, cap: int) -> tuple[Outcome | None, i
     if method != "POST":
         return None, 0
     try:
-        length = parse_content_length(get_header(headers, CONTENT_LENGTH))
+        length = parse_content_length(content_length)
     except InvalidContentLength as exc:
         logger.info("Refused a webhook request: %s (%d)", exc.code, exc.status)
         return error_outcome(exc), None

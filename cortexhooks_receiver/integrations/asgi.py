@@ -118,7 +118,7 @@ async def webhook_outcome(
     """
     method: str = scope["method"]
     headers = asgi_headers(scope)
-    refused, length = precheck(method, headers, receiver.max_body_bytes)
+    refused, length = precheck(method, headers.get("content-length"), receiver.max_body_bytes)
     if refused is not None:
         return refused
     body = b""

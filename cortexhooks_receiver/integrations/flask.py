@@ -147,7 +147,7 @@ def _make_view(receiver: Receiver) -> Callable[[], Response]:
     def webhook() -> Response:
         environ = request.environ
         method = request.method
-        refused, length = precheck(method, environ, cap)
+        refused, length = precheck(method, environ.get("CONTENT_LENGTH"), cap)
         outcome: Outcome
         if refused is not None:
             outcome = refused

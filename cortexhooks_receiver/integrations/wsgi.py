@@ -79,7 +79,7 @@ class WebhookApp:
         """Read the request in ``environ`` and return the receiver's answer. Never raises."""
         receiver = self.receiver
         method = environ.get("REQUEST_METHOD", "GET")
-        refused, length = precheck(method, environ, receiver.max_body_bytes)
+        refused, length = precheck(method, environ.get("CONTENT_LENGTH"), receiver.max_body_bytes)
         if refused is not None:
             return refused
         body = b""

@@ -57,7 +57,7 @@ class _Base(View):  # type: ignore[misc]
     def _prepare(self, request: HttpRequest, receiver: Receiver) -> tuple[Outcome | None, bytes]:
         method = request.method or "GET"
         meta = request.META
-        refused, length = precheck(method, meta, receiver.max_body_bytes)
+        refused, length = precheck(method, meta.get("CONTENT_LENGTH"), receiver.max_body_bytes)
         if refused is not None:
             return refused, b""
         try:

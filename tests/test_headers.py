@@ -148,6 +148,11 @@ DUPLICATES: dict[str, Callable[[str, str], Any]] = {
         "X-CortexBuild-Signature": [a, b],
         "X-CortexBuild-Timestamp": TS,
     },
+    "dict with two spellings": lambda a, b: {
+        "X-CortexBuild-Signature": a,
+        "x-cortexbuild-signature": b,
+        "X-CortexBuild-Timestamp": TS,
+    },
     "joined by a proxy": lambda a, b: {
         "X-CortexBuild-Signature": f"{a}, {b}",
         "X-CortexBuild-Timestamp": TS,

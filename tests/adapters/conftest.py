@@ -9,8 +9,10 @@ one small interface: ``send(Req) -> Resp``.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -231,6 +233,7 @@ POSTGRES_DSN = os.environ.get(
 PG_DATABASE = "cortexhooks_adapters"
 _pg = urlsplit(POSTGRES_DSN)
 DJANGO_DIR = Path(tempfile.mkdtemp(prefix="cortexhooks-django-"))
+atexit.register(shutil.rmtree, DJANGO_DIR, True)
 
 
 def setup_django() -> None:

@@ -77,9 +77,19 @@ def test_error_has_the_code_and_status_of_its_pipeline_row(
     assert instance.status == status
 
 
-def test_every_error_subclass_is_a_row_of_the_pipeline_table() -> None:
+def test_every_core_error_subclass_is_a_row_of_the_pipeline_table() -> None:
     in_table = {row[0] for row in PIPELINE_TABLE}
-    assert _all_subclasses(WebhookError) - set(BASES) == in_table
+    core = {c for c in _all_subclasses(WebhookError) if c.__module__ == errors.__name__}
+    assert core - set(BASES) == in_table
+
+
+def test_adapter_errors_have_codes_of_their_own() -> None:
+    from cortexhooks_receiver.integrations import _common
+
+    adapter_errors = [_common.InvalidContentLength, _common.BodyAlreadyConsumed]
+    core_codes = {row[0].code for row in PIPELINE_TABLE} | {cls.code for cls in BASES}
+    assert {cls.code for cls in adapter_errors}.isdisjoint(core_codes)
+    assert [cls.status for cls in adapter_errors] == [400, 500]
 
 
 def test_error_codes_are_unique() -> None:

@@ -84,9 +84,12 @@ def header_view(headers: Headers) -> dict[str, Any]:
     be read yields what could be read, or nothing.
     """
     if type(headers) is dict:
-        # The common case, one comprehension; a collision of casings or a non-str key (a length
-        # mismatch) falls back to the careful pass.
-        view = {k.lower(): v for k, v in headers.items() if type(k) is str}
+        # The common case, built in C: a non-str key (TypeError) or two casings of one name (a
+        # length mismatch) fall back to the careful pass, which joins duplicates.
+        try:
+            view = dict(zip(map(str.lower, headers), headers.values(), strict=True))
+        except TypeError:
+            return _collect(headers.items())
         if len(view) == len(headers):
             return view
         return _collect(headers.items())
@@ -127,21 +130,29 @@ def webhook_headers(
     """
     view = header_view(headers)
     get = view.get
-    # Unrolled for the hot path: the two headers every delivery has are one dict lookup each.
+    # Unrolled for the hot path: a header sent as a str under its HTTP name is one dict lookup;
+    # anything else (absent, the WSGI spelling, bytes, lists) takes the general lookup.
+    content_type = get("content-type")
+    if type(content_type) is not str:
+        content_type = _value(view, "content-type", "content_type")
+    encoding = get("content-encoding")
+    if encoding is not None and type(encoding) is not str:
+        encoding = _text(encoding)
+    elif encoding is None and "http_content_encoding" in view:
+        encoding = _value(view, "content-encoding", "http_content_encoding")
     signature = get("x-cortexbuild-signature")
     if type(signature) is not str:
         signature = _value(view, "x-cortexbuild-signature", "http_x_cortexbuild_signature")
     timestamp = get("x-cortexbuild-timestamp")
     if type(timestamp) is not str:
         timestamp = _value(view, "x-cortexbuild-timestamp", "http_x_cortexbuild_timestamp")
-    return (
-        _value(view, "content-type", "content_type"),
-        _value(view, "content-encoding", "http_content_encoding"),
-        signature,
-        timestamp,
-        _value(view, "x-cortexbuild-delivery-id", "http_x_cortexbuild_delivery_id"),
-        _value(view, "x-cortexbuild-webhook-id", "http_x_cortexbuild_webhook_id"),
-    )
+    delivery_id = get("x-cortexbuild-delivery-id")
+    if type(delivery_id) is not str:
+        delivery_id = _value(view, "x-cortexbuild-delivery-id", "http_x_cortexbuild_delivery_id")
+    webhook_id = get("x-cortexbuild-webhook-id")
+    if type(webhook_id) is not str:
+        webhook_id = _value(view, "x-cortexbuild-webhook-id", "http_x_cortexbuild_webhook_id")
+    return content_type, encoding, signature, timestamp, delivery_id, webhook_id
 
 
 def get_header(headers: Headers, name: HeaderName) -> str | None:

@@ -1,9 +1,9 @@
-"""The error hierarchy: every refusal the receiver can give, with a stable code, a status and a hint.
+"""The error hierarchy: every refusal the receiver can give, with a stable code, status and hint.
 
-Each failure of the request pipeline is one subclass of :class:`WebhookError`. ``code`` is stable and
-documented (clients may match on it), ``status`` is the HTTP status the receiver answers with, and
-``hint`` helps a human fix the cause. Messages and hints are written to be shown: they never contain
-a secret, an expected signature or any part of the request body.
+Each failure of the request pipeline is one subclass of :class:`WebhookError`. ``code`` is stable
+and documented (clients may match on it), ``status`` is the HTTP status the receiver answers with,
+and ``hint`` helps a human fix the cause. Messages and hints are written to be shown: they never
+contain a secret, an expected signature or any part of the request body.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class UnsupportedMediaType(WebhookError):
 
 
 class VerificationError(WebhookError):
-    """Base class of every authentication failure (401): the request is not provably CortexBuild's."""
+    """Base class of every authentication failure (401): the request is not provably genuine."""
 
     code = "verification_failed"
     status = 401
@@ -181,7 +181,7 @@ class SignatureMismatch(VerificationError):
 
 
 class EventTooOld(VerificationError):
-    """The signed ``timestamp`` inside the body is older than the retention or in the future (401)."""
+    """The signed body ``timestamp`` is older than the retention, or in the future (401)."""
 
     code = "event_too_old"
     default_message = "The signed event timestamp is outside the accepted age."

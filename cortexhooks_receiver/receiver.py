@@ -26,8 +26,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
-from . import _headers
-from ._headers import Headers, get_header, webhook_headers
+from ._headers import Headers, webhook_headers
 from ._typed_on import TypedOn
 from .errors import (
     ConfigurationError,
@@ -48,6 +47,7 @@ from .signature import (
     Now,
     SecretKeys,
     check_tolerance,
+    now_ms,
     parse_signature,
     parse_timestamp,
 )
@@ -259,6 +259,20 @@ class Receiver(TypedOn):
             msgspec.structs.force_setattr(event, "webhook_id", webhook_id)
         return event, keys
 
+    def verify(
+        self, body: bytes | bytearray | memoryview, headers: Headers, method: str = "POST"
+    ) -> AnyEvent:
+        """Run every check of the pipeline up to dedup and return the typed event.
+
+        Method, size, media type, signature, timestamp window, payload and body age are checked
+        with this receiver's secrets and settings, and the delivery id is validated. Nothing is
+        recorded and no handler runs: use :meth:`handle` for exactly-once processing.
+
+        Raises:
+            WebhookError: the refusal :meth:`handle` would answer with.
+        """
+        return self._admit(body, headers, method)[0]
+
     def handle(
         self, body: bytes | bytearray | memoryview, headers: Headers, method: str = "POST"
     ) -> Outcome:
@@ -447,13 +461,13 @@ def verify(
             timestamp, or an invalid payload.
         ConfigurationError: an empty secret.
     """
-    from .signature import verify_signature
-
     keys = SecretKeys(secret)
-    verify_signature(body, headers, keys, tolerance=tolerance, now=now)
+    _, _, signature_text, timestamp_text, delivery_id, webhook_id = webhook_headers(headers)
+    signature = parse_signature(signature_text)
+    timestamp = parse_timestamp(timestamp_text)
+    check_tolerance(timestamp, now_ms(now), int(tolerance * 1000))
+    keys.match(body, signature)
     event = decode_event(body)
-    delivery_id = get_header(headers, _headers.DELIVERY_ID)
-    webhook_id = get_header(headers, _headers.WEBHOOK_ID)
     if delivery_id is not None or webhook_id is not None:
         msgspec.structs.force_setattr(event, "delivery_id", delivery_id)
         msgspec.structs.force_setattr(event, "webhook_id", webhook_id)

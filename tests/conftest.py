@@ -18,9 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-VECTORS_FILE = Path(
-    os.environ.get("CORTEXHOOKS_VECTORS", SHARED / "vectors" / "signatures.json")
-)
+VECTORS_FILE = Path(os.environ.get("CORTEXHOOKS_VECTORS", SHARED / "vectors" / "signatures.json"))
 GUIDE_SECRET = "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG"
 REDIS_URL = os.environ.get("CORTEXHOOKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_DSN = os.environ.get(
@@ -32,7 +30,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
             return True
     except OSError:
         return False

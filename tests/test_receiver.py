@@ -550,3 +550,20 @@ def test_any_signed_body_gives_an_outcome_never_an_exception(body: bytes, title:
     for candidate in (body, payload(title=title)):
         outcome = receiver.handle(candidate, signed(candidate))
         assert outcome.status in {200, 400, 401}
+
+
+def test_verify_checks_everything_up_to_dedup_and_records_nothing() -> None:
+    store = SpyStore()
+    receiver, seen = make_receiver(store=store)
+    body = payload()
+    event = receiver.verify(body, signed(body))
+    assert isinstance(event, ch.events.TaskCompleted)
+    assert event.delivery_id == "dlv_1"
+    assert (store.claims, seen) == (0, [])
+    with pytest.raises(ch.SignatureMismatch):
+        receiver.verify(body, signed(body) | {"X-CortexBuild-Signature": "0" * 64})
+    with pytest.raises(ch.MethodNotAllowed):
+        receiver.verify(body, signed(body), method="GET")
+    old = payload(timestamp=NOW_MS - 86_400_000)
+    with pytest.raises(ch.EventTooOld):
+        receiver.verify(old, signed(old))

@@ -78,10 +78,9 @@ def verified_event(receiver: Receiver) -> Callable[[Request], Awaitable[AnyEvent
             if length is not None and len(body) < min(length, cap + 1):
                 raise _http_error(BodyAlreadyConsumed())
         try:
-            event, _keys = receiver._admit(body, request.headers, method)
+            return receiver.verify(body, request.headers, method)
         except WebhookError as exc:
             raise _http_error(exc) from None
-        return event
 
     return dependency
 

@@ -134,24 +134,69 @@ def test_integrations_package_imports_no_framework() -> None:
     assert imported_by("cortexhooks_receiver.integrations") & FRAMEWORKS == set()
 
 
-@pytest.mark.parametrize("adapter", ["wsgi", "asgi", "django"])
-def test_framework_free_adapter_modules_import_no_framework(adapter: str) -> None:
-    # The Django app package loads Django only from its submodules (views, urls, apps, checks).
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_importing_an_adapter_module_imports_no_framework(adapter: str) -> None:
+    # Each adapter imports its framework on first use (CortexHooks(app), webhook_router(...),
+    # webhook_route(...), a request), never at module import; the Django app package loads
+    # Django only from its submodules (views, urls, apps, checks).
     assert imported_by(f"cortexhooks_receiver.integrations.{adapter}") & FRAMEWORKS == set()
 
 
-# What each framework adapter may load: its framework and that framework's own dependencies.
-OWN_FRAMEWORK = {
-    "flask": {"flask", "werkzeug"},
-    "fastapi": {"fastapi", "starlette", "pydantic", "anyio"},
-    "starlette": {"starlette", "anyio"},
+# Calls that need the framework, run with the framework hidden (``sys.modules[name] = None``).
+_MISSING_FRAMEWORK = """
+import sys
+sys.modules[sys.argv[1]] = None
+from cortexhooks_receiver import Receiver
+from cortexhooks_receiver.integrations import fastapi, flask, starlette
+receiver = Receiver("whsec_x")
+calls = {
+    "flask": lambda: flask.CortexHooks(),
+    "fastapi": lambda: fastapi.webhook_router(receiver),
+    "fastapi.verified_event": lambda: fastapi.verified_event(receiver),
+    "starlette": lambda: starlette.webhook_route(receiver),
 }
+try:
+    calls[sys.argv[2]]()
+except ImportError as exc:
+    print(str(exc))
+else:
+    print("no error")
+"""
 
 
-@pytest.mark.parametrize("adapter", list(OWN_FRAMEWORK))
-def test_framework_adapter_imports_no_other_framework(adapter: str) -> None:
-    loaded = imported_by(f"cortexhooks_receiver.integrations.{adapter}") & FRAMEWORKS
-    assert loaded - OWN_FRAMEWORK[adapter] == set()
+@pytest.mark.parametrize(
+    ("hidden", "call", "extra"),
+    [
+        ("flask", "flask", "flask"),
+        ("fastapi", "fastapi", "fastapi"),
+        ("fastapi", "fastapi.verified_event", "fastapi"),
+        ("starlette", "starlette", "starlette"),
+    ],
+)
+def test_missing_framework_raises_an_import_error_naming_the_pip_extra(
+    hidden: str, call: str, extra: str
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", _MISSING_FRAMEWORK, hidden, call],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    message = proc.stdout.strip()
+    assert f"pip install 'cortexhooks-receiver[{extra}]'" in message
+    assert f"needs {hidden}" in message
+
+
+def test_require_returns_the_module_when_installed_and_names_the_extra_when_not() -> None:
+    from cortexhooks_receiver.integrations._common import require
+
+    assert require("json", "flask") is json
+    with pytest.raises(ImportError, match=r"pip install 'cortexhooks-receiver\[redis\]'") as info:
+        require("cortexhooks_no_such_module", "redis")
+    assert info.value.name == "cortexhooks_no_such_module"
 
 
 def test_version_is_defined_in_one_place() -> None:

@@ -16,12 +16,17 @@ the framework already consumed the body       500     ``body_already_consumed``
 ===========================================  ======  ==========================
 
 Everything else (405, 415, 401, 400, dedup, 503, 500, 200) is the core's answer.
+
+Adapters import their framework lazily, on first use, through :func:`require`: importing an
+adapter module never imports a framework.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
+from types import ModuleType
 from typing import Final
 
 from cortexhooks_receiver.errors import PayloadTooLarge, WebhookError
@@ -36,6 +41,7 @@ __all__ = [
     "parse_content_length",
     "precheck",
     "read_capped",
+    "require",
 ]
 
 logger = logging.getLogger("cortexhooks_receiver.integrations")
@@ -70,6 +76,24 @@ class BodyAlreadyConsumed(WebhookError):
         "middleware, request.get_json(cache=False), request.POST on a form body). Let the "
         "webhook view read the raw body itself."
     )
+
+
+def require(module: str, extra: str) -> ModuleType:
+    """Import and return ``module``, the web framework an adapter needs (imported on first use).
+
+    Raises:
+        ImportError: ``module`` (or one of its dependencies) cannot be imported; the message
+            names the pip extra that installs it, ``pip install 'cortexhooks-receiver[extra]'``.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"cortexhooks_receiver.integrations.{extra} needs {module.partition('.')[0]}, "
+            f"which could not be imported ({exc}). Install it with: "
+            f"pip install 'cortexhooks-receiver[{extra}]'",
+            name=exc.name,
+        ) from exc
 
 
 def error_outcome(error: WebhookError) -> Outcome:

@@ -18,20 +18,25 @@ only**: every check of the pipeline up to deduplication (method, size, media typ
 timestamp, payload, body age, delivery id) and returns the typed event. It does not deduplicate
 and does not run the receiver's handlers: the route's own code is the handler, and exactly-once
 processing is then the route's job (use ``webhook_router`` to get dedup for free).
+
+Importing this module does not import FastAPI: it is imported when ``webhook_router`` or
+``verified_event`` is called.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-
-from fastapi import APIRouter, HTTPException, Request
+from typing import TYPE_CHECKING
 
 from cortexhooks_receiver.errors import WebhookError
 from cortexhooks_receiver.events import AnyEvent
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Receiver
 
-from ._common import BodyAlreadyConsumed, precheck
+from ._common import BodyAlreadyConsumed, precheck, require
 from .asgi import WebhookApp
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter, HTTPException, Request
 
 __all__ = ["verified_event", "webhook_router"]
 
@@ -45,8 +50,12 @@ def webhook_router(
     the OpenAPI schema.
 
     Raises:
+        ImportError: FastAPI is not installed (``pip install 'cortexhooks-receiver[fastapi]'``).
         Nothing at request time: every failure is a JSON answer.
     """
+    require("fastapi", "fastapi")
+    from fastapi import APIRouter
+
     router = APIRouter()
     router.add_route(path, WebhookApp(receiver), name=name, include_in_schema=False)  # type: ignore[arg-type]
     return router
@@ -58,10 +67,15 @@ def verified_event(receiver: Receiver) -> Callable[[Request], Awaitable[AnyEvent
     Use it as ``event: AnyEvent = Depends(verified_event(receiver))``. It runs every check up to
     dedup (see the module docs) and neither deduplicates nor runs handlers.
 
-    Raises (from the dependency, at request time):
-        HTTPException: with the refusal's status, ``detail={"error": code, "message": ...}``
-            and the refusal's headers (e.g. ``Allow`` on 405).
+    Raises:
+        ImportError: FastAPI is not installed (``pip install 'cortexhooks-receiver[fastapi]'``).
+        HTTPException: (from the dependency, at request time) with the refusal's status,
+            ``detail={"error": code, "message": ...}`` and the refusal's headers (e.g. ``Allow``
+            on 405).
     """
+    require("fastapi", "fastapi")
+    from fastapi import Request
+
     cap = receiver.max_body_bytes
 
     async def dependency(request: Request) -> AnyEvent:
@@ -82,6 +96,9 @@ def verified_event(receiver: Receiver) -> Callable[[Request], Awaitable[AnyEvent
         except WebhookError as exc:
             raise _http_error(exc) from None
 
+    # FastAPI reads the parameter types from the annotations; under ``from __future__ import
+    # annotations`` they are strings naming ``Request``, which is not a module global here.
+    dependency.__annotations__ = {"request": Request, "return": AnyEvent}
     return dependency
 
 
@@ -100,6 +117,8 @@ async def _read_request(request: Request, cap: int) -> bytes:
 
 
 def _http_error(error: WebhookError) -> HTTPException:
+    from fastapi import HTTPException
+
     headers = {"Allow": "POST"} if error.status == 405 else None
     return HTTPException(
         error.status, detail={"error": error.code, "message": error.message}, headers=headers

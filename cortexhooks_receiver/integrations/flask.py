@@ -22,19 +22,22 @@ The view reads the raw body itself (``request.get_data(cache=True)`` after check
 ``Content-Length``; a chunked body is read from ``request.stream`` up to ``max_body_bytes + 1``
 bytes), so ``request.get_json()`` stays usable elsewhere. Flask-WTF's ``CSRFProtect`` is
 exempted for the webhook blueprint automatically, whichever of the two is initialised first.
+
+Importing this module does not import Flask: it is imported when a ``CortexHooks`` is created.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
-
-from flask import Blueprint, Flask, Response, current_app, request
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome, Receiver
 from cortexhooks_receiver.routing import Router, default_router
 
-from ._common import BodyAlreadyConsumed, error_outcome, precheck, read_capped
+from ._common import BodyAlreadyConsumed, error_outcome, precheck, read_capped, require
+
+if TYPE_CHECKING:
+    from flask import Blueprint, Flask, Request, Response
 
 __all__ = ["EXTENSION_KEY", "CortexHooks"]
 
@@ -64,12 +67,14 @@ class CortexHooks:
             ``/webhooks/cortexbuild``.
 
     Raises:
+        ImportError: Flask is not installed (``pip install 'cortexhooks-receiver[flask]'``).
         ConfigurationError: (from :meth:`init_app`) no secret configured, or a bad setting.
     """
 
     def __init__(
         self, app: Flask | None = None, receiver: Receiver | None = None, url: str | None = None
     ) -> None:
+        require("flask", "flask")
         self.receiver: Receiver | None = receiver
         self.url = url
         self.router: Router = receiver.router if receiver is not None else _new_router()
@@ -89,9 +94,13 @@ class CortexHooks:
         """Register the webhook Blueprint on ``app`` and store the extension in ``app.extensions``.
 
         Raises:
+            ImportError: Flask is not installed.
             ConfigurationError: no receiver was given and the config has no usable secret, or a
                 ``CORTEXHOOKS_*`` value is invalid.
         """
+        require("flask", "flask")
+        from flask import Blueprint
+
         receiver = self.receiver
         if receiver is None:
             receiver = self.receiver = receiver_from_config(app.config, self.router)
@@ -114,6 +123,8 @@ class CortexHooks:
 
 
 def _exempt_from_csrf_later() -> None:
+    from flask import current_app
+
     app = current_app
     csrf = app.extensions.get("csrf")
     blueprint = app.blueprints.get(BLUEPRINT_NAME)
@@ -142,6 +153,8 @@ def receiver_from_config(config: Any, router: Router | None = None) -> Receiver:
 
 
 def _make_view(receiver: Receiver) -> Callable[[], Response]:
+    from flask import Response, request
+
     cap = receiver.max_body_bytes
 
     def webhook() -> Response:
@@ -153,7 +166,7 @@ def _make_view(receiver: Receiver) -> Callable[[], Response]:
             outcome = refused
         else:
             try:
-                body = _read_body(method, length, cap)
+                body = _read_body(request, method, length, cap)
             except BodyAlreadyConsumed as exc:
                 outcome = error_outcome(exc)
             else:
@@ -163,7 +176,7 @@ def _make_view(receiver: Receiver) -> Callable[[], Response]:
     return webhook
 
 
-def _read_body(method: str, length: int | None, cap: int) -> bytes:
+def _read_body(request: Request, method: str, length: int | None, cap: int) -> bytes:
     if method != "POST" or length == 0:
         return b""
     if length is not None:

@@ -14,14 +14,18 @@ or, in front of any ASGI app (Starlette, FastAPI, Quart, Django's ASGI handler..
 Both read the raw body from the ASGI channel (never more than ``max_body_bytes + 1`` bytes),
 await :meth:`Receiver.handle_async` (async handlers awaited, sync handlers in a worker thread) and
 send the :class:`~cortexhooks_receiver.receiver.Outcome` back.
+
+Importing this module does not import Starlette: ``webhook_route`` imports it when called, and
+the middleware, pure ASGI, never needs it.
 """
 
 from __future__ import annotations
 
-from starlette.routing import Route
+from typing import TYPE_CHECKING
 
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Receiver
 
+from ._common import require
 from .asgi import (
     DEFAULT_READ_TIMEOUT,
     ASGIApp,
@@ -32,6 +36,9 @@ from .asgi import (
     send_outcome,
     webhook_outcome,
 )
+
+if TYPE_CHECKING:
+    from starlette.routing import Route
 
 __all__ = ["CortexHooksMiddleware", "webhook_route"]
 
@@ -44,8 +51,12 @@ def webhook_route(
     The route accepts every method so that the core answers non-POST requests with its JSON 405.
 
     Raises:
+        ImportError: Starlette is not installed (``pip install 'cortexhooks-receiver[starlette]'``).
         Nothing at request time: every failure is a JSON answer.
     """
+    require("starlette.routing", "starlette")
+    from starlette.routing import Route
+
     return Route(path, WebhookApp(receiver), name=name, include_in_schema=False)
 
 

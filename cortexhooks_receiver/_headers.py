@@ -84,11 +84,12 @@ def header_view(headers: Headers) -> dict[str, Any]:
     be read yields what could be read, or nothing.
     """
     if type(headers) is dict:
-        # The common case, built in C: a non-str key (TypeError) or two casings of one name (a
-        # length mismatch) fall back to the careful pass, which joins duplicates.
+        # The common case in one comprehension; a key that is not a str (str.lower refuses it)
+        # or two casings of one name (the view comes out shorter) take the careful pass.
+        lower = str.lower
         try:
-            view = dict(zip(map(str.lower, headers), headers.values(), strict=True))
-        except TypeError:
+            view = {lower(k): v for k, v in headers.items()}
+        except (AttributeError, TypeError):
             return _collect(headers.items())
         if len(view) == len(headers):
             return view

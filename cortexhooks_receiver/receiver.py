@@ -51,7 +51,7 @@ from .signature import (
     parse_signature,
     parse_timestamp,
 )
-from .stores import AsyncStore, ClaimState, MemoryStore, Store, StoreError, SyncStoreAsAsync
+from .stores import AsyncStore, ClaimState, MemoryStore, Store, SyncStoreAsAsync
 from .stores import open_store as _open_store
 
 __all__ = ["DEFAULT_PATH", "Outcome", "Receiver", "verify"]
@@ -240,11 +240,13 @@ class Receiver(TypedOn):
         timestamp = parse_timestamp(timestamp_text)
         clock = self._clock
         now_ms = time.time_ns() // 1_000_000 if clock is None else int(clock() * 1000)
-        check_tolerance(timestamp, now_ms, self._tolerance_ms)
+        tolerance_ms = self._tolerance_ms
+        if not -tolerance_ms <= now_ms - timestamp <= tolerance_ms:
+            check_tolerance(timestamp, now_ms, tolerance_ms)  # raises, with the seconds hint
         digest = self._keys.match(body, signature)
         event = decode_event(body)
         age = now_ms - event.timestamp
-        if age >= self._retention_ms or age < -self._tolerance_ms:
+        if age >= self._retention_ms or age < -tolerance_ms:
             raise EventTooOld
         # The digest we computed, never the header's text: it identifies the signed body.
         body_key = "b:" + digest.hex()
@@ -289,9 +291,7 @@ class Receiver(TypedOn):
         token = _tokens.next()
         try:
             state = self.store.claim(keys, self.lease, token)
-        except StoreError as exc:
-            return self._store_down(exc, event)
-        except Exception as exc:  # a third-party store that does not wrap its errors
+        except Exception as exc:  # StoreError, or a third-party store's own exception
             return self._store_down(exc, event)
         if state is not ClaimState.NEW:
             return self._not_new(state, event)
@@ -303,7 +303,12 @@ class Receiver(TypedOn):
                     registration.func(event)
         except Exception:
             return self._handler_failed(event, keys, token)
-        return self._completed(event, keys, token, len(handlers))
+        try:
+            self.store.complete(keys, self.retention, token)
+        except Exception:
+            # The handlers ran: answering 200 stops the retries. Only dedup memory is lost.
+            logger.warning(_COMPLETE_FAILED, event.event, event.delivery_id, exc_info=True)
+        return self._processed(event, len(handlers))
 
     async def handle_async(
         self, body: bytes | bytearray | memoryview, headers: Headers, method: str = "POST"
@@ -380,16 +385,6 @@ class Receiver(TypedOn):
                 logger.warning("Could not release the claim on a failed delivery", exc_info=True)
         error = HandlerError()
         return Outcome(error.status, error.to_body(), _OK_HEADERS, event, error)
-
-    def _completed(
-        self, event: AnyEvent, keys: tuple[str, ...], token: str, handled: int
-    ) -> Outcome:
-        try:
-            self.store.complete(keys, self.retention, token)
-        except Exception:
-            # The handlers ran: answering 200 stops the retries. Only dedup memory is lost.
-            logger.warning(_COMPLETE_FAILED, event.event, event.delivery_id, exc_info=True)
-        return self._processed(event, handled)
 
     def _processed(self, event: AnyEvent, handled: int) -> Outcome:
         if not handled and logger.isEnabledFor(logging.DEBUG):

@@ -14,19 +14,18 @@ duplicate while remembered and ``event_too_old`` after that: no authentic body r
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import logging
 import os
 import secrets as _secrets
-import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, TypeVar
 
 import msgspec
 
 from ._headers import Headers, webhook_headers
+from ._run_sync import run_sync
 from ._typed_on import TypedOn
 from .errors import (
     ConfigurationError,
@@ -298,7 +297,7 @@ class Receiver(TypedOn):
         try:
             for registration in handlers:
                 if registration.is_async:
-                    _run_coroutine(registration.func(event))
+                    run_sync(registration.func(event), thread_name="cortexhooks-async-handler")
                 else:
                     registration.func(event)
         except Exception:
@@ -402,40 +401,6 @@ async def _to_thread(func: Callable[[AnyEvent], object], event: AnyEvent) -> obj
     from asyncio import to_thread
 
     return await to_thread(func, event)
-
-
-def _run_coroutine(awaitable: Awaitable[Any]) -> Any:
-    """Run an async handler from synchronous code, even if this thread already runs a loop."""
-    import asyncio
-
-    coroutine: Coroutine[Any, Any, Any]
-    if inspect.iscoroutine(awaitable):
-        coroutine = awaitable
-    else:
-
-        async def wrap() -> Any:
-            return await awaitable
-
-        coroutine = wrap()
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    result: list[Any] = []
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(asyncio.run(coroutine))
-        except BaseException as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="cortexhooks-async-handler")
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return result[0]
 
 
 def verify(

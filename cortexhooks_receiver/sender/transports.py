@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import threading
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import msgspec
+
+from cortexhooks_receiver._run_sync import run_sync
 
 from .urlpolicy import Target
 
@@ -272,25 +273,4 @@ class ASGIAppTransport:
 
 
 def _run(factory: Callable[[], Awaitable[Response]]) -> Response:
-    async def main() -> Response:
-        return await factory()
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(main())
-    box: list[Response] = []
-    failure: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            box.append(asyncio.run(main()))
-        except BaseException as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=worker, name="cortexhooks-asgi-post")
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return box[0]
+    return run_sync(factory(), thread_name="cortexhooks-asgi-post")

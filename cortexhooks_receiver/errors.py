@@ -8,8 +8,9 @@ contain a secret, an expected signature or any part of the request body.
 
 from __future__ import annotations
 
-import json
 from typing import ClassVar
+
+import msgspec
 
 __all__ = [
     "ConfigurationError",
@@ -74,7 +75,7 @@ class WebhookError(Exception):
 
 
 def _encode_body(code: str, message: str) -> bytes:
-    return json.dumps({"error": code, "message": message}, separators=(",", ":")).encode()
+    return msgspec.json.encode({"error": code, "message": message})
 
 
 _BODIES: dict[type[WebhookError], bytes] = {}

@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import secrets as _secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, TypeVar
@@ -136,7 +135,7 @@ class _Tokens:
         os.register_at_fork(after_in_child=self._reset)
 
     def _reset(self) -> None:
-        self._prefix = f"{os.getpid():x}.{_secrets.token_hex(4)}."
+        self._prefix = f"{os.getpid():x}.{os.urandom(4).hex()}."
         self._counter = itertools.count(1)
 
     def next(self) -> str:

@@ -12,7 +12,6 @@ than the counter starts afresh: a handler added to an included router is seen at
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 from collections.abc import Callable, Iterable
@@ -117,6 +116,8 @@ def _check_name(name: str, allow_unknown: bool) -> None:
 
 
 def _suggest(word: str, choices: Iterable[str], suffix: str = "") -> str:
+    import difflib  # only when a name is mistyped
+
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {close[0] + suffix!r}?)" if close else ""
 

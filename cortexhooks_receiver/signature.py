@@ -15,8 +15,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import os
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Final
@@ -181,7 +181,7 @@ def sign(
         "Content-Type": "application/json",
         "X-CortexBuild-Signature": compute_signature(raw, secret),
         "X-CortexBuild-Timestamp": str(now_ms() if timestamp is None else timestamp),
-        "X-CortexBuild-Delivery-Id": delivery_id or f"dlv_{uuid.uuid4().hex}",
+        "X-CortexBuild-Delivery-Id": delivery_id or f"dlv_{os.urandom(16).hex()}",
     }
     if event is not None:
         headers["X-CortexBuild-Event"] = event

@@ -8,6 +8,7 @@ catalog event class. Everything else (unknown event names, error messages) happe
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Final
 
@@ -22,9 +23,20 @@ from .catalog import CATALOG
 
 __all__ = ["decode_event"]
 
-_DECODER: Final = msgspec.json.Decoder(AnyKnownEvent)
-_UNKNOWN_DECODER: Final = msgspec.json.Decoder(UnknownEvent, float_hook=Decimal)
 _DECODE_ERRORS: Final = (msgspec.MsgspecError, ValueError, RecursionError)
+
+
+def _first_decode(body: bytes | bytearray | memoryview) -> AnyEvent:
+    # Building the decoder analyses all 31 event types (milliseconds): done on the first
+    # delivery rather than at import, after which ``_decode`` is the decoder's own method.
+    global _decode
+    _decode = msgspec.json.Decoder(AnyKnownEvent).decode
+    event: AnyEvent = _decode(body)
+    return event
+
+
+_decode: Callable[[bytes | bytearray | memoryview], AnyEvent] = _first_decode
+_unknown_decoder: msgspec.json.Decoder[UnknownEvent] | None = None
 
 
 def decode_event(body: bytes | bytearray | memoryview) -> AnyEvent:
@@ -43,7 +55,7 @@ def decode_event(body: bytes | bytearray | memoryview) -> AnyEvent:
             number``, and never repeats a value from the body. No other exception escapes.
     """
     try:
-        event: AnyEvent = _DECODER.decode(body)
+        event: AnyEvent = _decode(body)
     except _DECODE_ERRORS as exc:
         return _decode_cold(body, exc)
     force_setattr(event, "raw", body if type(body) is bytes else bytes(body))
@@ -60,8 +72,11 @@ def _reset_ids(event: AnyEvent) -> None:
 
 def _decode_cold(body: bytes | bytearray | memoryview, first: Exception) -> AnyEvent:
     """Handle what the tagged decoder refused: an unknown event name, or an invalid body."""
+    global _unknown_decoder
+    if _unknown_decoder is None:
+        _unknown_decoder = msgspec.json.Decoder(UnknownEvent, float_hook=Decimal)
     try:
-        event = _UNKNOWN_DECODER.decode(body)
+        event = _unknown_decoder.decode(body)
     except _DECODE_ERRORS as exc:
         raise _invalid(exc, body) from None
     if event.event in CATALOG:

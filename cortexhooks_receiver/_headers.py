@@ -21,14 +21,26 @@ __all__ = [
     "TIMESTAMP",
     "WEBHOOK_ID",
     "HeaderName",
+    "HeaderView",
     "Headers",
     "get_header",
     "header_view",
     "lookup",
+    "signature_headers",
     "webhook_headers",
 ]
 
 Headers = Mapping[str, Any] | Iterable[tuple[Any, Any]]
+
+
+class HeaderView(dict[str, Any]):
+    """Headers already keyed by lower-cased name with duplicates joined (an adapter built it).
+
+    :func:`header_view` returns such a dict as it is, so an adapter that reads the request's
+    headers anyway (ASGI) saves the receiver a second pass.
+    """
+
+    __slots__ = ()
 
 
 class HeaderName:
@@ -83,6 +95,8 @@ def header_view(headers: Headers) -> dict[str, Any]:
     still be bytes or lists: :func:`lookup` converts them. Never raises: a container that cannot
     be read yields what could be read, or nothing.
     """
+    if type(headers) is HeaderView:
+        return headers
     if type(headers) is dict:
         # The common case in one comprehension; a key that is not a str (str.lower refuses it)
         # or two casings of one name (the view comes out shorter) take the careful pass.
@@ -112,6 +126,10 @@ def lookup(view: dict[str, Any], name: HeaderName) -> str | None:
     return value if type(value) is str else _text(value)
 
 
+def _str(value: Any) -> str | None:
+    return value if value is None or type(value) is str else _text(value)
+
+
 def _value(view: dict[str, Any], lower: str, wsgi: str) -> str | None:
     value = view.get(lower)
     if value is None:
@@ -129,6 +147,18 @@ def webhook_headers(
     Returns ``(content_type, content_encoding, signature, timestamp, delivery_id, webhook_id)``,
     each ``None`` when absent. Never raises.
     """
+    if type(headers) is dict and "wsgi.version" in headers:
+        # A WSGI environ (or Django's request.META): CGI names are normalised (upper case, the
+        # server joins duplicates), so each header has exactly one spelling and no scan is needed.
+        environ = headers.get
+        return (
+            _str(environ("CONTENT_TYPE")),
+            _str(environ("HTTP_CONTENT_ENCODING")),
+            _str(environ("HTTP_X_CORTEXBUILD_SIGNATURE")),
+            _str(environ("HTTP_X_CORTEXBUILD_TIMESTAMP")),
+            _str(environ("HTTP_X_CORTEXBUILD_DELIVERY_ID")),
+            _str(environ("HTTP_X_CORTEXBUILD_WEBHOOK_ID")),
+        )
     view = header_view(headers)
     get = view.get
     # Unrolled for the hot path: a header sent as a str under its HTTP name is one dict lookup;
@@ -154,6 +184,26 @@ def webhook_headers(
     if type(webhook_id) is not str:
         webhook_id = _value(view, "x-cortexbuild-webhook-id", "http_x_cortexbuild_webhook_id")
     return content_type, encoding, signature, timestamp, delivery_id, webhook_id
+
+
+def signature_headers(headers: Headers) -> tuple[str | None, str | None]:
+    """Read ``(signature, timestamp)`` from ``headers`` in one pass; ``None`` when absent.
+
+    Never raises.
+    """
+    if type(headers) is dict and "wsgi.version" in headers:
+        return (
+            _str(headers.get("HTTP_X_CORTEXBUILD_SIGNATURE")),
+            _str(headers.get("HTTP_X_CORTEXBUILD_TIMESTAMP")),
+        )
+    view = header_view(headers)
+    signature = view.get("x-cortexbuild-signature")
+    if type(signature) is not str:
+        signature = _value(view, "x-cortexbuild-signature", "http_x_cortexbuild_signature")
+    timestamp = view.get("x-cortexbuild-timestamp")
+    if type(timestamp) is not str:
+        timestamp = _value(view, "x-cortexbuild-timestamp", "http_x_cortexbuild_timestamp")
+    return signature, timestamp
 
 
 def get_header(headers: Headers, name: HeaderName) -> str | None:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Final
 
-from ._headers import SIGNATURE, TIMESTAMP, Headers, header_view, lookup
+from ._headers import Headers, signature_headers
 from .errors import (
     ConfigurationError,
     InvalidTimestamp,
@@ -262,8 +262,11 @@ def verify_signature(
         TimestampOutOfTolerance: the timestamp is further than ``tolerance`` from now.
         SignatureMismatch: no secret produces the signature for ``body``.
     """
-    view = header_view(headers)  # one pass over the container for both headers
-    signature = parse_signature(lookup(view, SIGNATURE))
-    timestamp = parse_timestamp(lookup(view, TIMESTAMP))
-    check_tolerance(timestamp, now_ms(now), int(tolerance * 1000))
+    signature_text, timestamp_text = signature_headers(headers)
+    signature = parse_signature(signature_text)
+    timestamp = parse_timestamp(timestamp_text)
+    current = time.time_ns() // 1_000_000 if now is None else now_ms(now)
+    tolerance_ms = int(tolerance * 1000)
+    if not -tolerance_ms <= current - timestamp <= tolerance_ms:
+        check_tolerance(timestamp, current, tolerance_ms)  # raises, with the seconds hint
     return keys.match(body, signature)

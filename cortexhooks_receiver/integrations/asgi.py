@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
+from cortexhooks_receiver._headers import HeaderView
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
 from ._common import BodyAlreadyConsumed, error_outcome, precheck
@@ -36,13 +37,13 @@ _NOT_FOUND: Final = b'{"error":"not_found","message":"No webhook endpoint at thi
 _encoded: dict[tuple[tuple[tuple[str, str], ...], int], list[tuple[bytes, bytes]]] = {}
 
 
-def asgi_headers(scope: Scope) -> dict[str, str]:
+def asgi_headers(scope: Scope) -> HeaderView:
     """Return the request headers of ``scope`` as a dict of lower-case names to values.
 
     A name sent several times keeps every value, joined with ``", "`` (the signature format check
     then refuses it). Never raises.
     """
-    result: dict[str, str] = {}
+    result = HeaderView()
     for raw_name, raw_value in scope.get("headers", ()):
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")

@@ -219,7 +219,7 @@ class Receiver(TypedOn):
         self, body: bytes | bytearray | memoryview, headers: Headers, method: str
     ) -> tuple[AnyEvent, tuple[str, ...]]:
         """Run every check up to dedup; return the verified event and its dedup keys."""
-        if method != "POST" and method.upper() != "POST":
+        if method != "POST":  # method names are case-sensitive (RFC 9110, section 9.1)
             raise MethodNotAllowed
         if len(body) > self.max_body_bytes:
             raise PayloadTooLarge

@@ -85,7 +85,7 @@ def test_success_runs_the_handler_once_and_answers_received() -> None:
     assert outcome.event is event
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "HEAD", "post "])
+@pytest.mark.parametrize("method", ["GET", "PUT", "HEAD", "post", "POST "])
 def test_other_methods_are_refused_with_405_and_allow(method: str) -> None:
     receiver, seen = make_receiver()
     body = payload()
@@ -94,12 +94,6 @@ def test_other_methods_are_refused_with_405_and_allow(method: str) -> None:
     assert error_of(outcome) == "method_not_allowed"
     assert dict(outcome.headers)["Allow"] == "POST"
     assert seen == []
-
-
-def test_lower_case_post_is_accepted() -> None:
-    receiver, _seen = make_receiver()
-    body = payload()
-    assert receiver.handle(body, signed(body), method="post").status == 200
 
 
 def test_body_over_the_cap_is_413() -> None:

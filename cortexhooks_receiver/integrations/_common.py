@@ -125,11 +125,11 @@ def precheck(
 ) -> tuple[Outcome | None, int | None]:
     """Decide what an adapter may do before reading the body.
 
-    Returns ``(outcome, content_length)``: ``outcome`` is an answer to send without reading
-    anything (invalid or too large ``content_length``, the raw header value or ``None``), else
-    ``None``; ``content_length`` is the
-    declared length (``None`` for a chunked or length-less body). Non-POST requests are never
-    refused here: the adapter passes an empty body and the core answers 405.
+    ``content_length`` is the raw header value, or ``None`` when absent. Returns
+    ``(outcome, length)``: ``outcome`` is an answer to send without reading anything (an invalid
+    or too large length), else ``None``; ``length`` is the declared length (``None`` for a
+    chunked or length-less body). Non-POST requests are never refused here: the adapter passes an
+    empty body and the core answers 405.
 
     Never raises.
     """

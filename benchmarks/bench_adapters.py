@@ -17,116 +17,20 @@ adapter/bare is printed; the target is >= 0.9. Exits 1 if any request got a non-
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: integrations/ is not installed
 
 import cortexhooks_receiver as ch  # noqa: E402
+from integrations import servers  # noqa: E402
 
-APPS = ROOT / "integrations"
-DJANGO = APPS / "django_project"
-BIN = Path(sys.executable).parent
-SECRET = "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG"
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-
-
-def _gunicorn(chdir: Path, app: str) -> list[str]:
-    return [str(BIN / "gunicorn"), "-w", "1", "--chdir", str(chdir), "--log-level", "warning", app]
-
-
-def _uvicorn(app_dir: Path, app: str) -> list[str]:
-    return [
-        str(BIN / "uvicorn"),
-        "--app-dir",
-        str(app_dir),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        app,
-    ]
-
-
-TARGETS = [
-    Target("flask (gunicorn)", _gunicorn(APPS, "flask_app:app"), {}),
-    Target("wsgi (gunicorn)", _gunicorn(APPS, "wsgi_app:app"), {}),
-    Target("django wsgi (gunicorn)", _gunicorn(DJANGO, "cbproject.wsgi:application"), {}),
-    Target("fastapi (uvicorn)", _uvicorn(APPS, "fastapi_app:app"), {}),
-    Target("starlette route (uvicorn)", _uvicorn(APPS, "starlette_app:app"), {}),
-    Target("starlette middleware (uvicorn)", _uvicorn(APPS, "starlette_app:middleware_app"), {}),
-    Target("asgi (uvicorn)", _uvicorn(APPS, "asgi_app:app"), {}),
-    Target(
-        "django asgi (uvicorn)",
-        _uvicorn(DJANGO, "cbproject.asgi:application"),
-        {"CORTEXHOOKS_DJANGO_ASYNC": "1"},
-    ),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start(target: Target, port: int, tmp: Path) -> subprocess.Popen[bytes]:
-    bind = (
-        ["--bind", f"127.0.0.1:{port}"]
-        if "gunicorn" in target.argv[0]
-        else ["--host", "127.0.0.1", "--port", str(port)]
-    )
-    env = {
-        **os.environ,
-        "CORTEXBUILD_WEBHOOK_SECRET": SECRET,
-        "CORTEXHOOKS_STORE": "memory://",
-        "CORTEXHOOKS_DJANGO_DB": str(tmp / "django.sqlite3"),
-        **target.env,
-    }
-    proc = subprocess.Popen(
-        [target.argv[0], *bind, *target.argv[1:]],
-        env=env,
-        cwd=tmp,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{target.name} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.5):
-                return proc
-        except OSError:
-            time.sleep(0.05)
-    stop(proc)
-    raise RuntimeError(f"{target.name} did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+SECRET = servers.SECRET
 
 
 def build_requests(path: str, count: int, tag: str) -> list[bytes]:
@@ -230,31 +134,35 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for target in TARGETS:
-            if args.only and args.only not in target.name:
+        for spec in servers.SERVERS:
+            if args.only and args.only not in spec.title:
                 continue
-            port = free_port()
-            proc = start(target, port, Path(tmp))
+            port = servers.free_port()
+            proc = servers.start(spec, port, Path(tmp), store="memory://", workers=1)
             try:
-                load(port, build_requests("/bare", 200, "warm-b"), args.connections)
-                load(port, build_requests(ch.DEFAULT_PATH, 200, "warm-a"), args.connections)
+                servers.wait_ready(proc, port)
+                bare_path, adapter_path = servers.BARE_PATH, servers.ADAPTER_PATH
+                load(port, build_requests(bare_path, 200, "warm-b"), args.connections)
+                load(port, build_requests(adapter_path, 200, "warm-a"), args.connections)
                 bare = adapter = 0.0
                 failed = 0
                 # Interleaved rounds, best of each: one noisy moment does not decide the ratio.
                 for round_ in range(args.rounds):
                     rate, fails = load(
-                        port, build_requests("/bare", args.requests, f"b{round_}"), args.connections
+                        port,
+                        build_requests(bare_path, args.requests, f"b{round_}"),
+                        args.connections,
                     )
                     bare, failed = max(bare, rate), failed + fails
                     rate, fails = load(
                         port,
-                        build_requests(ch.DEFAULT_PATH, args.requests, f"a{round_}"),
+                        build_requests(adapter_path, args.requests, f"a{round_}"),
                         args.connections,
                     )
                     adapter, failed = max(adapter, rate), failed + fails
             finally:
-                stop(proc)
-            rows.append((target.name, bare, adapter, failed))
+                servers.stop(proc)
+            rows.append((spec.title, bare, adapter, failed))
     print(f"{'adapter (server)':34} {'bare req/s':>11} {'adapter req/s':>14} {'ratio':>6}  non-200")
     for name, bare, adapter, failed in rows:
         print(f"{name:34} {bare:11.0f} {adapter:14.0f} {adapter / bare:6.2f}  {failed}")

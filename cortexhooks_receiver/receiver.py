@@ -44,10 +44,8 @@ from .signature import (
     DEFAULT_TOLERANCE,
     Now,
     SecretKeys,
-    check_tolerance,
+    authenticate,
     now_ms,
-    parse_signature,
-    parse_timestamp,
 )
 from .stores import AsyncStore, ClaimState, MemoryStore, Store, SyncStoreAsAsync
 from .stores import open_store as _open_store
@@ -234,14 +232,12 @@ class Receiver(TypedOn):
             raise UnsupportedMediaType(
                 "Compressed webhook bodies are not accepted (Content-Encoding must be identity)."
             )
-        signature = parse_signature(signature_text)
-        timestamp = parse_timestamp(timestamp_text)
         clock = self._clock
         now_ms = time.time_ns() // 1_000_000 if clock is None else int(clock() * 1000)
         tolerance_ms = self._tolerance_ms
-        if not -tolerance_ms <= now_ms - timestamp <= tolerance_ms:
-            check_tolerance(timestamp, now_ms, tolerance_ms)  # raises, with the seconds hint
-        digest = self._keys.match(body, signature)
+        digest = authenticate(
+            body, signature_text, timestamp_text, self._keys, now_ms, tolerance_ms
+        )
         event = decode_event(body)
         age = now_ms - event.timestamp
         if age >= self._retention_ms or age < -tolerance_ms:
@@ -254,9 +250,7 @@ class Receiver(TypedOn):
             if not 0 < len(delivery_id) <= 128 or not _DELIVERY_ID_CHARS.issuperset(delivery_id):
                 raise InvalidDeliveryId
             keys = ("d:" + delivery_id, body_key)
-        if delivery_id is not None or webhook_id is not None:
-            msgspec.structs.force_setattr(event, "delivery_id", delivery_id)
-            msgspec.structs.force_setattr(event, "webhook_id", webhook_id)
+        _attach_delivery(event, delivery_id, webhook_id)
         return event, keys
 
     def verify(
@@ -395,6 +389,13 @@ _COMPLETE_FAILED: Final = (
 )
 
 
+def _attach_delivery(event: AnyEvent, delivery_id: str | None, webhook_id: str | None) -> None:
+    # The ids come from the (unsigned) headers, never the body; events are frozen, hence force.
+    if delivery_id is not None or webhook_id is not None:
+        msgspec.structs.force_setattr(event, "delivery_id", delivery_id)
+        msgspec.structs.force_setattr(event, "webhook_id", webhook_id)
+
+
 async def _to_thread(func: Callable[[AnyEvent], object], event: AnyEvent) -> object:
     # asyncio is imported on first use: it costs a third of the package's import time.
     from asyncio import to_thread
@@ -422,12 +423,7 @@ def verify(
     """
     keys = SecretKeys(secret)
     _, _, signature_text, timestamp_text, delivery_id, webhook_id = webhook_headers(headers)
-    signature = parse_signature(signature_text)
-    timestamp = parse_timestamp(timestamp_text)
-    check_tolerance(timestamp, now_ms(now), int(tolerance * 1000))
-    keys.match(body, signature)
+    authenticate(body, signature_text, timestamp_text, keys, now_ms(now), int(tolerance * 1000))
     event = decode_event(body)
-    if delivery_id is not None or webhook_id is not None:
-        msgspec.structs.force_setattr(event, "delivery_id", delivery_id)
-        msgspec.structs.force_setattr(event, "webhook_id", webhook_id)
+    _attach_delivery(event, delivery_id, webhook_id)
     return event

@@ -241,6 +241,34 @@ def check_tolerance(timestamp_ms: int, now_ms_: int, tolerance_ms: int) -> None:
     raise TimestampOutOfTolerance
 
 
+def authenticate(
+    body: bytes | bytearray | memoryview,
+    signature_text: str | None,
+    timestamp_text: str | None,
+    keys: SecretKeys,
+    now_ms_: int,
+    tolerance_ms: int,
+) -> bytes:
+    """Run the authentication checks on already-read header values; return the HMAC digest.
+
+    In the documented order: signature present and well-formed, timestamp present, well-formed
+    and within ±``tolerance_ms`` of ``now_ms_``, then the HMAC under each key. The one place
+    this sequence lives: :func:`verify_signature`, ``ch.verify`` and the Receiver all call it.
+
+    Raises:
+        MissingSignature: the signature header is absent.
+        MalformedSignature: the signature is not exactly 64 hex digits.
+        MissingTimestamp: the timestamp header is absent.
+        InvalidTimestamp: the timestamp is not plain ASCII digits.
+        TimestampOutOfTolerance: the timestamp is further than ``tolerance_ms`` from now.
+        SignatureMismatch: no secret produces the signature for ``body``.
+    """
+    signature = parse_signature(signature_text)
+    timestamp = parse_timestamp(timestamp_text)
+    check_tolerance(timestamp, now_ms_, tolerance_ms)
+    return keys.match(body, signature)
+
+
 def verify_signature(
     body: bytes | bytearray | memoryview,
     headers: Headers | Mapping[str, str],
@@ -263,10 +291,6 @@ def verify_signature(
         SignatureMismatch: no secret produces the signature for ``body``.
     """
     signature_text, timestamp_text = signature_headers(headers)
-    signature = parse_signature(signature_text)
-    timestamp = parse_timestamp(timestamp_text)
-    current = time.time_ns() // 1_000_000 if now is None else now_ms(now)
-    tolerance_ms = int(tolerance * 1000)
-    if not -tolerance_ms <= current - timestamp <= tolerance_ms:
-        check_tolerance(timestamp, current, tolerance_ms)  # raises, with the seconds hint
-    return keys.match(body, signature)
+    return authenticate(
+        body, signature_text, timestamp_text, keys, now_ms(now), int(tolerance * 1000)
+    )

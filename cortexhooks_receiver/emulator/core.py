@@ -322,17 +322,9 @@ class Emulator:
         hook = self.db.webhook(row.webhook_id)
         if hook is None:
             raise EmulatorError(404, "not_found", f"webhook {row.webhook_id!r} was deleted")
-        delivery = Delivery(
-            delivery_id=row.id,
-            webhook_id=row.webhook_id,
-            event=row.event,
-            body=row.body,
-            attempts=self.db.attempts(row.id),
-        )
+        delivery = self.db.sender_delivery(row)
         previous = len(self.db.records([row.id])[0].attempts)
-        attempt = self.sender.replay(
-            Endpoint(url=hook.url, secret=hook.secret, id=hook.id), delivery
-        )
+        attempt = self.sender.replay(hook.endpoint(), delivery)
         attempt = msgspec.structs.replace(attempt, number=previous + 1)
         self.db.add_attempt(attempt, replay=True)
         return attempt

@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from cortexhooks_receiver.sender import Attempt, Delivery, Endpoint, Sender
+from cortexhooks_receiver.sender import Attempt, Sender
 
 from .store import EmulatorDB
 
@@ -128,15 +128,8 @@ class Dispatcher:
             if hook is None:
                 self.db.set_delivery_state(delivery_id, "cancelled", None)
                 return None
-            endpoint = Endpoint(url=hook.url, secret=hook.secret, id=hook.id)
-            delivery = Delivery(
-                delivery_id=row.id,
-                webhook_id=row.webhook_id,
-                event=row.event,
-                body=row.body,
-                attempts=self.db.attempts(row.id),
-            )
-            record = self.sender.attempt(endpoint, delivery)
+            delivery = self.db.sender_delivery(row)
+            record = self.sender.attempt(hook.endpoint(), delivery)
             if record is not None:
                 self.db.add_attempt(record)
             delay = self.sender.next_delay(delivery)

@@ -18,7 +18,7 @@ from typing import Any, cast
 import msgspec
 
 from cortexhooks_receiver.client import AttemptRecord, DeliveryRecord, Webhook
-from cortexhooks_receiver.sender import Attempt, AttemptOutcome
+from cortexhooks_receiver.sender import Attempt, AttemptOutcome, Delivery, Endpoint
 
 __all__ = ["EmulatorDB", "PendingDelivery", "StoredWebhook"]
 
@@ -74,6 +74,10 @@ class StoredWebhook(msgspec.Struct, frozen=True):
 
     def __repr__(self) -> str:
         return f"StoredWebhook(id={self.id!r}, url={self.url!r}, secret=<hidden>)"
+
+    def endpoint(self) -> Endpoint:
+        """The sender's view of this webhook: where and with which secret to deliver."""
+        return Endpoint(url=self.url, secret=self.secret, id=self.id)
 
     def public(self) -> Webhook:
         """The API view of this webhook (no secret)."""
@@ -311,6 +315,16 @@ class EmulatorDB:
         """Return one delivery (with its body), or ``None``."""
         rows = self._rows(_SELECT_DELIVERY + " WHERE d.id = ?", (delivery_id,))
         return _delivery(rows[0]) if rows else None
+
+    def sender_delivery(self, row: PendingDelivery) -> Delivery:
+        """Return ``row`` as the sender's :class:`Delivery`, with its scheduled attempts so far."""
+        return Delivery(
+            delivery_id=row.id,
+            webhook_id=row.webhook_id,
+            event=row.event,
+            body=row.body,
+            attempts=self.attempts(row.id),
+        )
 
     def pending(self) -> list[PendingDelivery]:
         """Return every delivery still waiting for an attempt, soonest first."""

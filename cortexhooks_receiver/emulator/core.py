@@ -19,7 +19,6 @@ from cortexhooks_receiver.sender import (
     RETRY_SCHEDULE,
     Attempt,
     Delivery,
-    Endpoint,
     Sender,
     Transport,
     UnsafeURLError,
@@ -241,7 +240,7 @@ class Emulator:
             body=js_dumps(payload),
         )
         self.db.add_delivery(delivery.delivery_id, stored.id, TEST_EVENT, delivery.body, now, None)
-        endpoint = Endpoint(url=stored.url, secret=stored.secret, id=stored.id)
+        endpoint = stored.endpoint()
         attempt = self.sender.replay(endpoint, delivery)
         self.db.add_attempt(attempt)
         self.db.set_delivery_state(

@@ -167,9 +167,7 @@ def webhook_headers(
     if type(content_type) is not str:
         content_type = _value(view, "content-type", "content_type")
     encoding = get("content-encoding")
-    if encoding is not None and type(encoding) is not str:
-        encoding = _text(encoding)
-    elif encoding is None and "http_content_encoding" in view:
+    if type(encoding) is not str:
         encoding = _value(view, "content-encoding", "http_content_encoding")
     signature = get("x-cortexbuild-signature")
     if type(signature) is not str:

@@ -120,6 +120,14 @@ def test_non_json_or_compressed_bodies_are_415(name: str, value: str) -> None:
     assert (outcome.status, error_of(outcome)) == (415, "unsupported_media_type")
 
 
+@pytest.mark.parametrize("encoding", ["identity", "Identity ", ""])
+def test_identity_or_empty_content_encoding_is_accepted(encoding: str) -> None:
+    receiver, seen = make_receiver()
+    body = payload()
+    assert receiver.handle(body, signed(body) | {"Content-Encoding": encoding}).status == 200
+    assert len(seen) == 1
+
+
 def test_missing_content_type_is_415() -> None:
     receiver, _ = make_receiver()
     body = payload()

@@ -9,23 +9,12 @@ and ASGI's raw list of ``(bytes, bytes)`` pairs. A name present several times is
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any
 
 __all__ = [
-    "CONTENT_ENCODING",
-    "CONTENT_LENGTH",
-    "CONTENT_TYPE",
-    "DELIVERY_ID",
-    "EVENT",
-    "SIGNATURE",
-    "TIMESTAMP",
-    "WEBHOOK_ID",
-    "HeaderName",
     "HeaderView",
     "Headers",
-    "get_header",
     "header_view",
-    "lookup",
     "signature_headers",
     "webhook_headers",
 ]
@@ -41,30 +30,6 @@ class HeaderView(dict[str, Any]):
     """
 
     __slots__ = ()
-
-
-class HeaderName:
-    """One header name in every spelling we look it up by, computed once."""
-
-    __slots__ = ("canonical", "lower", "wsgi", "wsgi_lower")
-
-    def __init__(self, canonical: str) -> None:
-        self.canonical: Final = canonical
-        self.lower: Final = canonical.lower()
-        upper = canonical.upper().replace("-", "_")
-        # WSGI puts Content-Type and Content-Length in the environ without the HTTP_ prefix.
-        self.wsgi: Final = upper if upper in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + upper
-        self.wsgi_lower: Final = self.wsgi.lower()
-
-
-SIGNATURE: Final = HeaderName("X-CortexBuild-Signature")
-TIMESTAMP: Final = HeaderName("X-CortexBuild-Timestamp")
-EVENT: Final = HeaderName("X-CortexBuild-Event")
-WEBHOOK_ID: Final = HeaderName("X-CortexBuild-Webhook-Id")
-DELIVERY_ID: Final = HeaderName("X-CortexBuild-Delivery-Id")
-CONTENT_TYPE: Final = HeaderName("Content-Type")
-CONTENT_LENGTH: Final = HeaderName("Content-Length")
-CONTENT_ENCODING: Final = HeaderName("Content-Encoding")
 
 
 def _text(value: Any) -> str | None:
@@ -114,16 +79,6 @@ def header_view(headers: Headers) -> dict[str, Any]:
         except Exception:
             return {}
     return _collect(headers)
-
-
-def lookup(view: dict[str, Any], name: HeaderName) -> str | None:
-    """Return header ``name`` from a :func:`header_view`, or ``None`` when it is absent."""
-    value = view.get(name.lower)
-    if value is None:
-        value = view.get(name.wsgi_lower)
-        if value is None:
-            return None
-    return value if type(value) is str else _text(value)
 
 
 def _str(value: Any) -> str | None:
@@ -202,15 +157,6 @@ def signature_headers(headers: Headers) -> tuple[str | None, str | None]:
     if type(timestamp) is not str:
         timestamp = _value(view, "x-cortexbuild-timestamp", "http_x_cortexbuild_timestamp")
     return signature, timestamp
-
-
-def get_header(headers: Headers, name: HeaderName) -> str | None:
-    """Return the value of header ``name`` in ``headers``, or ``None`` when it is absent.
-
-    Several headers are better read from one :func:`header_view`. Never raises for a container of
-    an unexpected shape: anything unreadable counts as absent.
-    """
-    return lookup(header_view(headers), name)
 
 
 def _collect(pairs: Iterable[Any]) -> dict[str, Any]:

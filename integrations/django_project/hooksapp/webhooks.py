@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any
+import sys
+from pathlib import Path
 
 import cortexhooks_receiver as ch
 
-_LOG = os.environ.get("CORTEXHOOKS_HANDLED_LOG")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # integrations/, for _shared
+from _shared import record  # the same recording handler as every other app
 
-
-@ch.on("*")
-def record(event: Any) -> None:
-    """Append one line per handled delivery."""
-    if _LOG:
-        line = f"{os.getpid()} {event.event} {event.delivery_id}\n".encode()
-        fd = os.open(_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+ch.on("*")(record)

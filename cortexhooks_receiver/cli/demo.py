@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from cortexhooks_receiver.receiver import DEFAULT_PATH
+
 from ._common import EXIT_FAILED, EXIT_OK, Console, add_json_flag
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["DemoOutcome", "register", "run", "run_demo"]
 
 FLAKY_ID: Final = "inv-demo-flaky"
-WEBHOOK_PATH: Final = "/webhooks/cortexbuild"
+WEBHOOK_PATH: Final = DEFAULT_PATH
 
 
 class DemoOutcome(msgspec.Struct, frozen=True, rename="camel"):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cortexhooks_receiver.errors import WebhookError
+from cortexhooks_receiver.receiver import DEFAULT_PATH
 from cortexhooks_receiver.signature import SecretKeys, verify_signature
 
 from ._common import EXIT_OK, CLIError, Console, add_json_flag, resolve_secret
@@ -41,8 +42,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=3000, help="port (default 3000; 0 = any)")
     parser.add_argument(
         "--path",
-        default="/webhooks/cortexbuild",
-        help="webhook path (default /webhooks/cortexbuild)",
+        default=DEFAULT_PATH,
+        help=f"webhook path (default {DEFAULT_PATH})",
     )
     parser.add_argument(
         "--secret",

@@ -134,11 +134,19 @@ def _describe(message: str) -> str:
     return "invalid value"
 
 
+def _is_utf8_error(exc: Exception) -> bool:
+    # msgspec up to 0.22 raises UnicodeDecodeError for invalid UTF-8; 0.23 raises
+    # DecodeError("Invalid UTF-8 encoded string").
+    return isinstance(exc, UnicodeDecodeError) or (
+        isinstance(exc, msgspec.DecodeError) and "UTF-8" in str(exc)
+    )
+
+
 def _invalid(exc: Exception, body: bytes | bytearray | memoryview) -> InvalidPayload:
     """Build the ``InvalidPayload`` for a decoding failure, with a field path and a hint."""
     if isinstance(exc, RecursionError):
         return InvalidPayload("The body's JSON is nested too deeply.")
-    if isinstance(exc, UnicodeDecodeError):
+    if _is_utf8_error(exc):
         return InvalidPayload("The body is not valid UTF-8.")
     if not isinstance(exc, msgspec.ValidationError):
         hint = None

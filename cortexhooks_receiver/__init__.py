@@ -6,7 +6,9 @@
 from . import events
 from ._version import __version__
 from .errors import (
+    BodyTypeError,
     ConfigurationError,
+    CortexHooksError,
     EventTooOld,
     HandlerError,
     InProgress,
@@ -18,10 +20,12 @@ from .errors import (
     MissingSignature,
     MissingTimestamp,
     PayloadTooLarge,
+    SecretTypeError,
     SignatureMismatch,
     StoreUnavailable,
     TimestampOutOfTolerance,
     UnsupportedMediaType,
+    UsageError,
     VerificationError,
     WebhookError,
 )
@@ -32,7 +36,9 @@ from .signature import sign
 
 __all__ = [
     "DEFAULT_PATH",
+    "BodyTypeError",
     "ConfigurationError",
+    "CortexHooksError",
     "Event",
     "EventTooOld",
     "HandlerError",
@@ -48,11 +54,13 @@ __all__ = [
     "PayloadTooLarge",
     "Receiver",
     "Router",
+    "SecretTypeError",
     "SignatureMismatch",
     "StoreUnavailable",
     "TimestampOutOfTolerance",
     "UnknownEvent",
     "UnsupportedMediaType",
+    "UsageError",
     "VerificationError",
     "WebhookError",
     "__version__",

@@ -13,7 +13,9 @@ from typing import ClassVar
 import msgspec
 
 __all__ = [
+    "BodyTypeError",
     "ConfigurationError",
+    "CortexHooksError",
     "EventTooOld",
     "HandlerError",
     "InProgress",
@@ -25,23 +27,44 @@ __all__ = [
     "MissingSignature",
     "MissingTimestamp",
     "PayloadTooLarge",
+    "SecretTypeError",
     "SignatureMismatch",
     "StoreUnavailable",
     "TimestampOutOfTolerance",
     "UnsupportedMediaType",
+    "UsageError",
     "VerificationError",
     "WebhookError",
 ]
 
 
-class ConfigurationError(ValueError):
+class CortexHooksError(Exception):
+    """The root of every exception this package raises on purpose."""
+
+
+class UsageError(CortexHooksError):
+    """A programming mistake in how the package is called or set up (not a bad request)."""
+
+
+class ConfigurationError(UsageError, ValueError):
     """A receiver, store or adapter was set up wrongly (an empty secret, an unknown store URL).
 
     Raised at construction or registration time, never while handling a request.
     """
 
 
-class WebhookError(Exception):
+class SecretTypeError(ConfigurationError, TypeError):
+    """A webhook secret is not a ``str`` (e.g. ``b"whsec_..."``)."""
+
+
+class BodyTypeError(UsageError, TypeError):
+    """A request body was passed as something other than the raw bytes (a ``str``, a dict).
+
+    The signature covers the exact bytes received; a decoded or parsed body cannot be verified.
+    """
+
+
+class WebhookError(CortexHooksError):
     """Base class of every refusal of a webhook request.
 
     Attributes:

@@ -23,11 +23,13 @@ from typing import Final
 
 from ._headers import Headers, signature_headers
 from .errors import (
+    BodyTypeError,
     ConfigurationError,
     InvalidTimestamp,
     MalformedSignature,
     MissingSignature,
     MissingTimestamp,
+    SecretTypeError,
     SignatureMismatch,
     TimestampOutOfTolerance,
 )
@@ -35,8 +37,10 @@ from .errors import (
 __all__ = [
     "DEFAULT_TOLERANCE",
     "MAX_SECRETS",
+    "Body",
     "Now",
     "SecretKeys",
+    "check_body",
     "compute_signature",
     "now_ms",
     "sign",
@@ -58,6 +62,31 @@ _SECONDS_LOOKING_LIMIT: Final = 100_000_000_000  # below this a "ms" value is a 
 Now = float | int | datetime
 """A point in time: Unix seconds, or an aware :class:`~datetime.datetime`."""
 
+Body = bytes | bytearray | memoryview
+"""A raw request body: the exact bytes received, which the signature covers."""
+
+
+def check_body(body: object) -> None:
+    """Refuse a body that is not raw bytes (a ``str``, a parsed dict), a programming mistake.
+
+    Raises:
+        BodyTypeError: ``body`` is not ``bytes``, ``bytearray`` or ``memoryview``; the message
+            says how each framework hands out the raw bytes.
+    """
+    if type(body) is bytes or isinstance(body, bytearray | memoryview):
+        return
+    if isinstance(body, str):
+        what = "a str (decoded text)"
+    elif isinstance(body, Mapping | list):
+        what = f"a {type(body).__name__} (a parsed JSON body)"
+    else:
+        what = f"a {type(body).__name__}"
+    raise BodyTypeError(
+        f"The webhook body must be the raw request body as bytes, not {what}: the signature "
+        "covers the exact bytes received. Read them with request.get_data() in Flask, "
+        "await request.body() in Starlette or FastAPI, request.body in Django."
+    )
+
 
 class SecretKeys:
     """The HMAC keys of one receiver: one secret, or several during a rotation.
@@ -70,10 +99,12 @@ class SecretKeys:
     __slots__ = ("_pads", "keys")
 
     def __init__(self, secrets: str | Iterable[str]) -> None:
+        if isinstance(secrets, bytes | bytearray | memoryview):
+            raise SecretTypeError(_KEY_NOT_TEXT)
         try:
             items = [secrets] if isinstance(secrets, str) else list(secrets)
         except TypeError:
-            raise ConfigurationError("Webhook secrets must be a str or a list of str.") from None
+            raise SecretTypeError("Webhook secrets must be a str or a list of str.") from None
         if not items:
             raise ConfigurationError("At least one webhook secret is required.")
         if len(items) > MAX_SECRETS:
@@ -83,7 +114,7 @@ class SecretKeys:
         keys: list[bytes] = []
         for item in items:
             if not isinstance(item, str):
-                raise ConfigurationError("A webhook secret must be a str (e.g. 'whsec_...').")
+                raise SecretTypeError(_KEY_NOT_TEXT)
             if not item.strip():
                 raise ConfigurationError(
                     "A webhook secret is empty; set it to the secret CortexBuild returned at "
@@ -120,6 +151,12 @@ class SecretKeys:
         raise SignatureMismatch
 
 
+_KEY_NOT_TEXT: Final = (
+    "A webhook secret must be a str such as 'whsec_...' (the text CortexBuild returned, "
+    "prefix included), not bytes; use secret.decode() if you read it as bytes."
+)
+
+
 @functools.lru_cache(maxsize=64)
 def _hmac_pads(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
     # RFC 2104, exactly as the standard library's hmac module builds it. Cached, so a stateless
@@ -131,12 +168,14 @@ def _hmac_pads(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
     return hashlib.sha256(key.translate(_TRANS_36)), hashlib.sha256(key.translate(_TRANS_5C))
 
 
-def compute_signature(body: bytes | bytearray | memoryview, secret: str) -> str:
+def compute_signature(body: Body, secret: str) -> str:
     """Return the hex signature CortexBuild would send for ``body`` under ``secret``.
 
     Raises:
-        ConfigurationError: the secret is empty.
+        BodyTypeError: ``body`` is not bytes.
+        ConfigurationError: the secret is empty or not a str.
     """
+    check_body(body)
     return hmac.digest(SecretKeys(secret).keys[0], body, "sha256").hex()
 
 
@@ -156,7 +195,7 @@ def now_ms(now: Now | None = None) -> int:
 
 
 def sign(
-    body: bytes | str,
+    body: Body,
     secret: str,
     timestamp: int | None = None,
     event: str | None = None,
@@ -166,7 +205,7 @@ def sign(
     """Return the headers CortexBuild would send with ``body``, signed with ``secret``.
 
     Args:
-        body: the exact bytes to send (a ``str`` is encoded as UTF-8).
+        body: the exact bytes to send (``body.encode()`` a JSON text first).
         secret: the webhook secret, ``whsec_`` prefix included.
         timestamp: Unix milliseconds for ``X-CortexBuild-Timestamp``; default now.
         event: the ``X-CortexBuild-Event`` value; omitted when ``None``.
@@ -174,12 +213,12 @@ def sign(
         webhook_id: ``X-CortexBuild-Webhook-Id``; omitted when ``None``.
 
     Raises:
-        ConfigurationError: the secret is empty.
+        BodyTypeError: ``body`` is not bytes (like :func:`verify`, ``sign`` takes raw bytes).
+        ConfigurationError: the secret is empty or not a str.
     """
-    raw = body.encode("utf-8") if isinstance(body, str) else body
     headers = {
         "Content-Type": "application/json",
-        "X-CortexBuild-Signature": compute_signature(raw, secret),
+        "X-CortexBuild-Signature": compute_signature(body, secret),
         "X-CortexBuild-Timestamp": str(now_ms() if timestamp is None else timestamp),
         "X-CortexBuild-Delivery-Id": delivery_id or f"dlv_{os.urandom(16).hex()}",
     }
@@ -283,6 +322,7 @@ def verify_signature(
     well-formed and within ±``tolerance`` seconds of ``now``, then the HMAC under each key.
 
     Raises:
+        BodyTypeError: ``body`` is not bytes.
         MissingSignature: the signature header is absent.
         MalformedSignature: the signature is not exactly 64 hex digits.
         MissingTimestamp: the timestamp header is absent.
@@ -290,6 +330,7 @@ def verify_signature(
         TimestampOutOfTolerance: the timestamp is further than ``tolerance`` from now.
         SignatureMismatch: no secret produces the signature for ``body``.
     """
+    check_body(body)
     signature_text, timestamp_text = signature_headers(headers)
     return authenticate(
         body, signature_text, timestamp_text, keys, now_ms(now), int(tolerance * 1000)

@@ -24,6 +24,8 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from ._headers import Headers, webhook_headers
+from ._logs import RefusalLog, UnhandledLog
+from ._logs import receiver_logger as logger
 from ._run_sync import run_sync
 from ._typed_on import TypedOn
 from .errors import (
@@ -45,14 +47,13 @@ from .signature import (
     Now,
     SecretKeys,
     authenticate,
+    check_body,
     now_ms,
 )
 from .stores import AsyncStore, ClaimState, MemoryStore, Store, SyncStoreAsAsync
 from .stores import open_store as _open_store
 
 __all__ = ["DEFAULT_PATH", "Outcome", "Receiver", "verify"]
-
-logger = logging.getLogger("cortexhooks_receiver")
 
 DEFAULT_PATH: Final = "/webhooks/cortexbuild"
 DEFAULT_RETENTION: Final = 86_400
@@ -196,6 +197,8 @@ class Receiver(TypedOn):
             router.include(default_router)
         self.router = router
         self._retry_after = (("Retry-After", str(max(1, min(int(lease), 10)))),)
+        self._refusals = RefusalLog(time.monotonic if now is None else now)
+        self._unhandled = UnhandledLog()
 
     def __repr__(self) -> str:
         return (
@@ -217,6 +220,8 @@ class Receiver(TypedOn):
         self, body: bytes | bytearray | memoryview, headers: Headers, method: str
     ) -> tuple[AnyEvent, tuple[str, ...]]:
         """Run every check up to dedup; return the verified event and its dedup keys."""
+        if type(body) is not bytes:
+            check_body(body)
         if method != "POST":  # method names are case-sensitive (RFC 9110, section 9.1)
             raise MethodNotAllowed
         if len(body) > self.max_body_bytes:
@@ -264,6 +269,7 @@ class Receiver(TypedOn):
 
         Raises:
             WebhookError: the refusal :meth:`handle` would answer with.
+            BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict).
         """
         return self._admit(body, headers, method)[0]
 
@@ -274,6 +280,10 @@ class Receiver(TypedOn):
 
         Never raises for any request: every refusal is an :class:`Outcome` with the status and
         error body of the design's pipeline table. Async handlers are run to completion too.
+
+        Raises:
+            BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict): a
+                mistake in the calling code, not a bad request.
         """
         try:
             event, keys = self._admit(body, headers, method)
@@ -309,6 +319,9 @@ class Receiver(TypedOn):
 
         Async handlers are awaited; sync handlers run in a worker thread so they never block the
         event loop. Never raises for any request.
+
+        Raises:
+            BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict).
         """
         try:
             event, keys = self._admit(body, headers, method)
@@ -343,9 +356,17 @@ class Receiver(TypedOn):
 
     # -- answers --------------------------------------------------------------------------------
 
+    def refuse(self, error: WebhookError) -> Outcome:
+        """Return the answer to a refusal decided before the pipeline ran, and log it.
+
+        For adapters: a body that could not be read (``body_already_consumed``), a bad or too
+        large ``Content-Length``. The refusal is logged like the pipeline's own (the first of each
+        code at WARNING with its hint, then rate-limited). Never raises.
+        """
+        return self._refuse(error)
+
     def _refuse(self, exc: WebhookError) -> Outcome:
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("Refused a webhook request: %s (%d)", exc.code, exc.status)
+        self._refusals.refused(exc)
         headers = _ALLOW_HEADERS if isinstance(exc, MethodNotAllowed) else _OK_HEADERS
         return Outcome(exc.status, exc.to_body(), headers, None, exc)
 
@@ -379,8 +400,8 @@ class Receiver(TypedOn):
         return Outcome(error.status, error.to_body(), _OK_HEADERS, event, error)
 
     def _processed(self, event: AnyEvent, handled: int) -> Outcome:
-        if not handled and logger.isEnabledFor(logging.DEBUG):
-            logger.debug("No handler for %s; acknowledged", event.event)
+        if not handled:
+            self._unhandled.unhandled(event.event, self.router.handler_count())
         return Outcome(200, _OK_BODY, _OK_HEADERS, event)
 
 
@@ -419,8 +440,10 @@ def verify(
     Raises:
         WebhookError: the matching subclass for a missing, malformed or wrong signature or
             timestamp, or an invalid payload.
-        ConfigurationError: an empty secret.
+        BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict).
+        ConfigurationError: an empty secret, or one that is not a ``str``.
     """
+    check_body(body)
     keys = SecretKeys(secret)
     _, _, signature_text, timestamp_text, delivery_id, webhook_id = webhook_headers(headers)
     authenticate(body, signature_text, timestamp_text, keys, now_ms(now), int(tolerance * 1000))

@@ -206,6 +206,12 @@ class Router(TypedOn):
                 stack.extend(router._included)
         return seen
 
+    def handler_count(self) -> int:
+        """Return how many distinct handlers this router and the routers it includes hold."""
+        return len(
+            {id(reg) for router in (self, *self._reachable()) for reg in router._registrations}
+        )
+
     @property
     def registrations(self) -> tuple[Registration, ...]:
         """This router's own registrations, in order (included routers' not listed)."""

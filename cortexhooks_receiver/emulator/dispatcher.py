@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import logging
 import threading
 from collections.abc import Callable
 
@@ -24,7 +23,7 @@ from .store import EmulatorDB
 
 __all__ = ["Dispatcher"]
 
-logger = logging.getLogger("cortexhooks_receiver.emulator")
+from cortexhooks_receiver._logs import emulator_logger as logger
 
 
 class Dispatcher:

@@ -24,30 +24,27 @@ adapter module never imports a framework.
 from __future__ import annotations
 
 import importlib
-import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Final
+from typing import Any, Final
 
 from cortexhooks_receiver.errors import PayloadTooLarge, WebhookError
-from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome
+from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome, Receiver
+from cortexhooks_receiver.stores import MemoryStore
 
 __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_PATH",
     "BodyAlreadyConsumed",
     "InvalidContentLength",
-    "error_outcome",
+    "note_wsgi_server",
     "parse_content_length",
     "precheck",
     "read_capped",
     "require",
 ]
 
-logger = logging.getLogger("cortexhooks_receiver.integrations")
-
 CHUNK_SIZE: Final = 65_536
-_JSON_HEADERS: Final = (("Content-Type", "application/json"),)
 
 
 class InvalidContentLength(WebhookError):
@@ -96,12 +93,14 @@ def require(module: str, extra: str) -> ModuleType:
         ) from exc
 
 
-def error_outcome(error: WebhookError) -> Outcome:
-    """Return the :class:`Outcome` that answers ``error`` (status, JSON error body, JSON headers).
+def note_wsgi_server(receiver: Receiver, environ: Mapping[str, Any]) -> None:
+    """Warn once when a WSGI server with several processes serves a memory-store receiver.
 
-    Never raises.
+    WSGI servers say so in ``environ["wsgi.multiprocess"]`` (gunicorn with ``--workers`` > 1,
+    uWSGI with several processes). Never raises.
     """
-    return Outcome(error.status, error.to_body(), _JSON_HEADERS, None, error)
+    if environ.get("wsgi.multiprocess") and type(receiver.store) is MemoryStore:
+        receiver.store.warn_multiprocess("the WSGI server runs several worker processes")
 
 
 def parse_content_length(value: str | None) -> int | None:
@@ -121,9 +120,9 @@ def parse_content_length(value: str | None) -> int | None:
 
 
 def precheck(
-    method: str, content_length: str | None, cap: int
+    method: str, content_length: str | None, receiver: Receiver
 ) -> tuple[Outcome | None, int | None]:
-    """Decide what an adapter may do before reading the body.
+    """Decide what an adapter may do before reading the body (the cap is the receiver's).
 
     ``content_length`` is the raw header value, or ``None`` when absent. Returns
     ``(outcome, length)``: ``outcome`` is an answer to send without reading anything (an invalid
@@ -138,11 +137,9 @@ def precheck(
     try:
         length = parse_content_length(content_length)
     except InvalidContentLength as exc:
-        logger.info("Refused a webhook request: %s (%d)", exc.code, exc.status)
-        return error_outcome(exc), None
-    if length is not None and length > cap:
-        logger.info("Refused a webhook request: payload_too_large by Content-Length")
-        return error_outcome(PayloadTooLarge()), length
+        return receiver.refuse(exc), None
+    if length is not None and length > receiver.max_body_bytes:
+        return receiver.refuse(PayloadTooLarge()), length
     return None, length
 
 

@@ -20,7 +20,7 @@ from typing import Any, Final
 from cortexhooks_receiver._headers import HeaderView
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
-from ._common import BodyAlreadyConsumed, error_outcome, precheck
+from ._common import BodyAlreadyConsumed, precheck
 
 __all__ = ["DEFAULT_READ_TIMEOUT", "WebhookApp", "asgi_headers", "read_body", "send_outcome"]
 
@@ -119,7 +119,7 @@ async def webhook_outcome(
     """
     method: str = scope["method"]
     headers = asgi_headers(scope)
-    refused, length = precheck(method, headers.get("content-length"), receiver.max_body_bytes)
+    refused, length = precheck(method, headers.get("content-length"), receiver)
     if refused is not None:
         return refused
     body = b""
@@ -127,7 +127,7 @@ async def webhook_outcome(
         try:
             body = await read_body(receive, receiver.max_body_bytes, length, timeout)
         except BodyAlreadyConsumed as exc:
-            return error_outcome(exc)
+            return receiver.refuse(exc)
     return await receiver.handle_async(body, headers, method)
 
 

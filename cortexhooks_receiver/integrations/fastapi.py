@@ -80,7 +80,7 @@ def verified_event(receiver: Receiver) -> Callable[[Request], Awaitable[AnyEvent
 
     async def dependency(request: Request) -> AnyEvent:
         method = request.method
-        refused, length = precheck(method, request.headers.get("content-length"), cap)
+        refused, length = precheck(method, request.headers.get("content-length"), receiver)
         if refused is not None and refused.error is not None:
             raise _http_error(refused.error)
         body = b""

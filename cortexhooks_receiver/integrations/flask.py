@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome, Receiver
 from cortexhooks_receiver.routing import Router, default_router
 
-from ._common import BodyAlreadyConsumed, error_outcome, precheck, read_capped, require
+from ._common import BodyAlreadyConsumed, note_wsgi_server, precheck, read_capped, require
 
 if TYPE_CHECKING:
     from flask import Blueprint, Flask, Request, Response
@@ -159,8 +159,9 @@ def _make_view(receiver: Receiver) -> Callable[[], Response]:
 
     def webhook() -> Response:
         environ = request.environ
+        note_wsgi_server(receiver, environ)
         method = request.method
-        refused, length = precheck(method, environ.get("CONTENT_LENGTH"), cap)
+        refused, length = precheck(method, environ.get("CONTENT_LENGTH"), receiver)
         outcome: Outcome
         if refused is not None:
             outcome = refused
@@ -168,7 +169,7 @@ def _make_view(receiver: Receiver) -> Callable[[], Response]:
             try:
                 body = _read_body(request, method, length, cap)
             except BodyAlreadyConsumed as exc:
-                outcome = error_outcome(exc)
+                outcome = receiver.refuse(exc)
             else:
                 outcome = receiver.handle(body, environ, method)
         return Response(outcome.body, outcome.status, list(outcome.headers))

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
-from ._common import BodyAlreadyConsumed, error_outcome, precheck, read_capped
+from ._common import BodyAlreadyConsumed, note_wsgi_server, precheck, read_capped
 
 __all__ = ["WebhookApp"]
 
@@ -78,8 +78,9 @@ class WebhookApp:
     def outcome(self, environ: dict[str, Any]) -> Outcome:
         """Read the request in ``environ`` and return the receiver's answer. Never raises."""
         receiver = self.receiver
+        note_wsgi_server(receiver, environ)
         method = environ.get("REQUEST_METHOD", "GET")
-        refused, length = precheck(method, environ.get("CONTENT_LENGTH"), receiver.max_body_bytes)
+        refused, length = precheck(method, environ.get("CONTENT_LENGTH"), receiver)
         if refused is not None:
             return refused
         body = b""
@@ -90,5 +91,5 @@ class WebhookApp:
             try:
                 body = read_capped(stream.read, receiver.max_body_bytes, length)
             except BodyAlreadyConsumed as exc:
-                return error_outcome(exc)
+                return receiver.refuse(exc)
         return receiver.handle(body, environ, method)

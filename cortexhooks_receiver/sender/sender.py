@@ -14,7 +14,6 @@ schedule instantly.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
@@ -47,7 +46,7 @@ __all__ = [
     "new_delivery_id",
 ]
 
-logger = logging.getLogger("cortexhooks_receiver.sender")
+from cortexhooks_receiver._logs import sender_logger as logger
 
 USER_AGENT: Final = f"CortexBuild-Webhooks/1.0 (cortexhooks_receiver {__version__})"
 _LOGGED_RESPONSE_BYTES: Final = 1024

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Final
+
+from cortexhooks_receiver._logs import store_logger
 
 from .base import ClaimState
 
@@ -15,6 +19,23 @@ __all__ = ["MemoryStore"]
 _CLAIMED: Final = 0
 _DONE: Final = 1
 
+# Stores alive in this process: a child forked after their creation is told so (see claim).
+_live_stores: weakref.WeakSet[MemoryStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_live_stores):
+        store._forked = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _several_workers_configured() -> bool:
+    # gunicorn and uvicorn both read WEB_CONCURRENCY as their default number of workers.
+    value = os.environ.get("WEB_CONCURRENCY", "")
+    return value.isdigit() and int(value) > 1
+
 
 class MemoryStore:
     """A dedup store in this process's memory.
@@ -22,8 +43,12 @@ class MemoryStore:
     Entries expire (claims after their lease, completions after their retention), and the store
     holds at most ``max_entries`` keys: beyond that the least recently claimed are forgotten (an
     eighth at a time), which bounds memory at the cost of forgetting the oldest deliveries first.
-    Use the SQLite or Redis store when several processes receive webhooks. ``max_entries`` below
-    1 counts as 1. Never raises.
+    Use the SQLite or Redis store when several processes receive webhooks: each process has its
+    own memory, so a retry that reaches another worker runs again. The store says so once, at
+    WARNING on the ``cortexhooks_receiver.stores`` logger, when it finds itself in a process
+    forked after it was created, when ``WEB_CONCURRENCY`` asks for several workers, or when an
+    adapter reports a multi-process server (WSGI's ``wsgi.multiprocess``).
+    ``max_entries`` below 1 counts as 1. Never raises.
     """
 
     def __init__(
@@ -34,12 +59,32 @@ class MemoryStore:
         self._lock = threading.Lock()
         # key -> (state, token, expires_at), in claim order (the eviction order).
         self._entries: dict[str, tuple[int, str, float]] = {}
+        self._forked = False
+        self._warned_multiprocess = False
+        _live_stores.add(self)
+        if _several_workers_configured():
+            self.warn_multiprocess("WEB_CONCURRENCY asks for several worker processes")
+
+    def warn_multiprocess(self, reason: str) -> None:
+        """Warn, once per store, that dedup does not span the processes receiving webhooks."""
+        if self._warned_multiprocess:
+            return
+        self._warned_multiprocess = True
+        store_logger.warning(
+            "The memory:// dedup store is private to one process, but %s: a retry that reaches "
+            "another worker runs its handlers again. Use store='sqlite:///webhooks.db' (one "
+            "host) or 'redis://...' (many hosts). (Logged once.)",
+            reason,
+        )
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
         """Atomically claim ``keys``: DONE if any is done, IN_PROGRESS if any is held, else NEW."""
+        if self._forked:
+            self._forked = False
+            self.warn_multiprocess("this process was forked after the store was created")
         clock = self._clock
         now = time.monotonic() if clock is None else clock()
         with self._lock:

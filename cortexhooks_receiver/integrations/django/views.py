@@ -22,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from cortexhooks_receiver.integrations._common import (
     BodyAlreadyConsumed,
-    error_outcome,
+    note_wsgi_server,
     precheck,
     read_capped,
 )
@@ -57,13 +57,13 @@ class _Base(View):  # type: ignore[misc]
     def _prepare(self, request: HttpRequest, receiver: Receiver) -> tuple[Outcome | None, bytes]:
         method = request.method or "GET"
         meta = request.META
-        refused, length = precheck(method, meta.get("CONTENT_LENGTH"), receiver.max_body_bytes)
+        refused, length = precheck(method, meta.get("CONTENT_LENGTH"), receiver)
         if refused is not None:
             return refused, b""
         try:
             return None, _read(request, method, length, receiver.max_body_bytes)
         except BodyAlreadyConsumed as exc:
-            return error_outcome(exc), b""
+            return receiver.refuse(exc), b""
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -78,6 +78,7 @@ class WebhookView(_Base):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """Handle any method: read the raw body, run the Receiver, answer its Outcome."""
         receiver = self._receiver()
+        note_wsgi_server(receiver, request.META)
         refused, body = self._prepare(request, receiver)
         if refused is not None:
             return _response(refused)

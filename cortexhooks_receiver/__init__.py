@@ -6,12 +6,14 @@
 from . import events
 from ._version import __version__
 from .errors import (
+    BodyAlreadyConsumed,
     BodyTypeError,
     ConfigurationError,
     CortexHooksError,
     EventTooOld,
     HandlerError,
     InProgress,
+    InvalidContentLength,
     InvalidDeliveryId,
     InvalidPayload,
     InvalidTimestamp,
@@ -22,6 +24,7 @@ from .errors import (
     PayloadTooLarge,
     SecretTypeError,
     SignatureMismatch,
+    StoreError,
     StoreUnavailable,
     TimestampOutOfTolerance,
     UnsupportedMediaType,
@@ -36,6 +39,7 @@ from .signature import sign
 
 __all__ = [
     "DEFAULT_PATH",
+    "BodyAlreadyConsumed",
     "BodyTypeError",
     "ConfigurationError",
     "CortexHooksError",
@@ -43,6 +47,7 @@ __all__ = [
     "EventTooOld",
     "HandlerError",
     "InProgress",
+    "InvalidContentLength",
     "InvalidDeliveryId",
     "InvalidPayload",
     "InvalidTimestamp",
@@ -56,6 +61,7 @@ __all__ = [
     "Router",
     "SecretTypeError",
     "SignatureMismatch",
+    "StoreError",
     "StoreUnavailable",
     "TimestampOutOfTolerance",
     "UnknownEvent",

@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 import msgspec
 
+from cortexhooks_receiver.errors import CortexHooksError
+
 if TYPE_CHECKING:
     import httpx
 
@@ -120,7 +122,7 @@ class _Envelope(msgspec.Struct, rename="camel"):
     deliveries: list[DeliveryRecord] | None = None
 
 
-class ManagementAPIError(Exception):
+class ManagementAPIError(CortexHooksError):
     """A management call failed.
 
     Attributes:

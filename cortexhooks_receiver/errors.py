@@ -1,9 +1,46 @@
-"""The error hierarchy: every refusal the receiver can give, with a stable code, status and hint.
+"""Every exception the package raises on purpose, under one root: :class:`CortexHooksError`.
 
-Each failure of the request pipeline is one subclass of :class:`WebhookError`. ``code`` is stable
-and documented (clients may match on it), ``status`` is the HTTP status the receiver answers with,
-and ``hint`` helps a human fix the cause. Messages and hints are written to be shown: they never
-contain a secret, an expected signature or any part of the request body.
+``except ch.CortexHooksError`` catches all of them. The tree::
+
+    CortexHooksError
+    ├── UsageError                    a programming mistake in how the package is called or set up
+    │   ├── ConfigurationError        (also ValueError) a bad secret, store URL, option, name
+    │   │   └── SecretTypeError       (also TypeError) a secret that is not a str
+    │   └── BodyTypeError             (also TypeError) a body that is not the raw bytes
+    ├── WebhookError                  a refused webhook request: code, HTTP status, hint, headers
+    │   ├── MethodNotAllowed          405 method_not_allowed (with Allow: POST)
+    │   ├── PayloadTooLarge           413 payload_too_large
+    │   ├── UnsupportedMediaType      415 unsupported_media_type
+    │   ├── InvalidContentLength      400 invalid_content_length (adapters, before reading)
+    │   ├── BodyAlreadyConsumed       500 body_already_consumed (adapters: the body was gone)
+    │   ├── VerificationError         401: the request is not provably genuine
+    │   │   ├── MissingSignature      401 missing_signature
+    │   │   ├── MalformedSignature    401 malformed_signature
+    │   │   ├── MissingTimestamp      401 missing_timestamp
+    │   │   ├── InvalidTimestamp      401 invalid_timestamp
+    │   │   ├── TimestampOutOfTolerance  401 timestamp_out_of_tolerance
+    │   │   ├── SignatureMismatch     401 signature_mismatch
+    │   │   └── EventTooOld           401 event_too_old
+    │   ├── InvalidPayload            400 invalid_payload
+    │   ├── InvalidDeliveryId         400 invalid_delivery_id
+    │   ├── InProgress                409 in_progress (with Retry-After)
+    │   ├── StoreUnavailable          503 store_unavailable
+    │   └── HandlerError              500 handler_error
+    ├── StoreError                    a dedup store's backing service failed or is unreachable
+    ├── SenderError                   (sender) the reference sender could not deliver
+    │   ├── NoResponseError           no HTTP answer arrived (timeout, connection)
+    │   └── UnsafeURLError            (also ValueError) the URL policy refuses the target
+    ├── ManagementAPIError            (client) the webhook management API answered with an error
+    ├── EmulatorError                 (emulator) the local emulator refused an API call
+    └── CLIError                      (cli) the ``cortexhooks`` command was used wrongly
+
+The last four live beside the optional parts that raise them (the module is in parentheses), so
+that this module depends on nothing.
+
+A :class:`WebhookError` carries what the answer needs: ``code`` (stable, documented; clients may
+match on it), ``status``, ``headers`` (``Allow``, ``Retry-After``) and a ``hint`` for the human
+fixing the cause. Messages and hints are written to be shown: they never contain a secret, an
+expected signature or any part of the request body.
 """
 
 from __future__ import annotations
@@ -13,12 +50,14 @@ from typing import ClassVar
 import msgspec
 
 __all__ = [
+    "BodyAlreadyConsumed",
     "BodyTypeError",
     "ConfigurationError",
     "CortexHooksError",
     "EventTooOld",
     "HandlerError",
     "InProgress",
+    "InvalidContentLength",
     "InvalidDeliveryId",
     "InvalidPayload",
     "InvalidTimestamp",
@@ -29,6 +68,7 @@ __all__ = [
     "PayloadTooLarge",
     "SecretTypeError",
     "SignatureMismatch",
+    "StoreError",
     "StoreUnavailable",
     "TimestampOutOfTolerance",
     "UnsupportedMediaType",
@@ -70,12 +110,15 @@ class WebhookError(CortexHooksError):
     Attributes:
         code: stable machine-readable code, e.g. ``"signature_mismatch"``.
         status: the HTTP status the receiver answers with.
+        headers: response headers the refusal needs besides ``Content-Type`` (``Allow`` on 405,
+            ``Retry-After`` on 409), as ``(name, value)`` pairs; usually empty.
         message: one sentence, safe to show to the sender.
         hint: a longer, safe explanation for the person debugging the integration.
     """
 
     code: ClassVar[str] = "webhook_error"
     status: ClassVar[int] = 400
+    headers: tuple[tuple[str, str], ...] = ()
     default_message: ClassVar[str] = "The webhook request was refused."
     default_hint: ClassVar[str] = ""
 
@@ -113,10 +156,11 @@ def _constant_body(cls: type[WebhookError]) -> bytes:
 
 
 class MethodNotAllowed(WebhookError):
-    """The request method was not POST (405)."""
+    """The request method was not POST (405, with ``Allow: POST``)."""
 
     code = "method_not_allowed"
     status = 405
+    headers = (("Allow", "POST"),)
     default_message = "Webhook deliveries must use POST."
 
 
@@ -135,6 +179,37 @@ class UnsupportedMediaType(WebhookError):
     code = "unsupported_media_type"
     status = 415
     default_message = "The body must be uncompressed JSON (Content-Type: application/json)."
+
+
+class InvalidContentLength(WebhookError):
+    """The ``Content-Length`` header is not a non-negative decimal integer (400).
+
+    Decided by an adapter before the body is read.
+    """
+
+    code = "invalid_content_length"
+    status = 400
+    default_message = "The Content-Length header is not a valid length."
+
+
+class BodyAlreadyConsumed(WebhookError):
+    """The web framework read the request body before the webhook view could (500).
+
+    This is a setup mistake in the receiving application, not a bad request: something ran before
+    the view (``request.get_json(cache=False)``, ``request.get_data(cache=False)`` or a read of
+    ``request.stream`` in Flask; ``request.read()`` or multipart parsing of ``request.POST`` in
+    Django; a middleware that drained the ASGI ``receive`` channel) and the raw bytes the
+    signature covers are gone. The sender retries, so no delivery is lost once it is fixed.
+    """
+
+    code = "body_already_consumed"
+    status = 500
+    default_message = "The webhook endpoint could not read the request body."
+    default_hint = (
+        "Something read the request body before the webhook view (a before_request hook, a "
+        "middleware, request.get_json(cache=False), request.POST on a form body). Let the "
+        "webhook view read the raw body itself."
+    )
 
 
 class VerificationError(WebhookError):
@@ -232,11 +307,21 @@ class InvalidDeliveryId(WebhookError):
 
 
 class InProgress(WebhookError):
-    """Another worker is processing this delivery right now (409, with ``Retry-After``)."""
+    """Another worker is processing this delivery right now (409, with ``Retry-After``).
+
+    Args:
+        retry_after: seconds the sender should wait, sent as the ``Retry-After`` header.
+    """
 
     code = "in_progress"
     status = 409
     default_message = "This delivery is being processed by another worker; retry later."
+
+    def __init__(
+        self, message: str | None = None, *, hint: str | None = None, retry_after: int = 1
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.headers = (("Retry-After", str(retry_after)),)
 
 
 class StoreUnavailable(WebhookError):
@@ -253,3 +338,10 @@ class HandlerError(WebhookError):
     code = "handler_error"
     status = 500
     default_message = "A handler failed to process the event; it will be retried."
+
+
+class StoreError(CortexHooksError):
+    """A dedup store's backing service failed or could not be reached.
+
+    The receiver answers such a failure with 503 ``store_unavailable`` (it fails closed).
+    """

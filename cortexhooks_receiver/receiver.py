@@ -14,11 +14,12 @@ duplicate while remembered and ``event_too_old`` after that: no authentic body r
 
 from __future__ import annotations
 
+import enum
 import itertools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
 import msgspec
@@ -41,9 +42,10 @@ from .errors import (
     WebhookError,
 )
 from .events import AnyEvent, decode_event
-from .routing import Router, default_router
+from .routing import Registration, Router, default_router
 from .signature import (
     DEFAULT_TOLERANCE,
+    Body,
     Now,
     SecretKeys,
     authenticate,
@@ -63,7 +65,6 @@ SECRET_ENV_VAR: Final = "CORTEXBUILD_WEBHOOK_SECRET"  # noqa: S105 (a variable n
 
 _JSON: Final = ("Content-Type", "application/json")
 _OK_HEADERS: Final[tuple[tuple[str, str], ...]] = (_JSON,)
-_ALLOW_HEADERS: Final[tuple[tuple[str, str], ...]] = (_JSON, ("Allow", "POST"))
 _OK_BODY: Final = b'{"received":true}'
 _DUPLICATE_BODY: Final = b'{"received":true,"duplicate":true}'
 _DELIVERY_ID_CHARS: Final = frozenset(
@@ -144,6 +145,52 @@ class _Tokens:
 _tokens: Final = _Tokens()
 
 
+class _Delivery:
+    """One request on its way through the pipeline: what the steps found, what the I/O returned.
+
+    The pipeline (:meth:`Receiver._steps`) reads and writes it; a driver only sets ``result``
+    (what the I/O it performed returned) or ``failure`` (what it raised).
+    """
+
+    __slots__ = (
+        "body",
+        "event",
+        "failure",
+        "handlers",
+        "headers",
+        "keys",
+        "method",
+        "outcome",
+        "result",
+        "token",
+    )
+
+    event: AnyEvent
+    keys: tuple[str, ...]
+    token: str
+    handlers: tuple[Registration, ...]
+    outcome: Outcome
+
+    def __init__(self, body: Body, headers: Headers, method: str) -> None:
+        self.body = body
+        self.headers = headers
+        self.method = method
+        self.result: Any = None
+        self.failure: Exception | None = None
+
+
+class _Action(enum.Enum):
+    """The I/O the pipeline asks a driver to perform, on the fields of the :class:`_Delivery`."""
+
+    CLAIM = "claim"  # result: the store's ClaimState for delivery.keys
+    RUN = "run"  # run delivery.handlers on delivery.event
+    COMPLETE = "complete"  # remember delivery.keys as done
+    RELEASE = "release"  # forget the claim on delivery.keys
+
+
+CLAIM, RUN, COMPLETE, RELEASE = _Action
+
+
 class Receiver(TypedOn):
     """Verifies, deduplicates and dispatches CortexBuild webhook deliveries.
 
@@ -163,6 +210,7 @@ class Receiver(TypedOn):
 
     Raises:
         ConfigurationError: no secret or an empty one, a bad number, or an unknown store URL.
+        SecretTypeError: a secret that is not a ``str``.
     """
 
     def __init__(
@@ -196,7 +244,7 @@ class Receiver(TypedOn):
             router = Router()
             router.include(default_router)
         self.router = router
-        self._retry_after = (("Retry-After", str(max(1, min(int(lease), 10)))),)
+        self._retry_after = max(1, min(int(lease), 10))
         self._refusals = RefusalLog(time.monotonic if now is None else now)
         self._unhandled = UnhandledLog()
 
@@ -214,20 +262,141 @@ class Receiver(TypedOn):
         # ``on()`` itself, with overloads typed from the catalog, comes from TypedOn.
         return self.router._on(names, allow_unknown)
 
-    # -- the pipeline ---------------------------------------------------------------------------
+    # -- the two drivers: they perform the I/O the pipeline asks for, nothing else --------------
 
-    def _admit(
-        self, body: bytes | bytearray | memoryview, headers: Headers, method: str
-    ) -> tuple[AnyEvent, tuple[str, ...]]:
-        """Run every check up to dedup; return the verified event and its dedup keys."""
+    def handle(self, body: Body, headers: Headers, method: str = "POST") -> Outcome:
+        """Run the whole pipeline on one request and return the answer to send.
+
+        Never raises for any request: every refusal is an :class:`Outcome` with the status and
+        error body of the design's pipeline table. Async handlers are run to completion too.
+
+        Raises:
+            BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict): a
+                mistake in the calling code, not a bad request.
+        """
+        delivery = _Delivery(body, headers, method)
+        for action in self._steps(delivery):
+            try:
+                delivery.result = self._perform(action, delivery)
+            except Exception as exc:  # the pipeline decides what a failed step means
+                delivery.failure = exc
+        return delivery.outcome
+
+    async def handle_async(self, body: Body, headers: Headers, method: str = "POST") -> Outcome:
+        """Coroutine form of :meth:`handle` for async frameworks.
+
+        Async handlers are awaited; sync handlers run in a worker thread so they never block the
+        event loop. Never raises for any request.
+
+        Raises:
+            BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict).
+        """
+        delivery = _Delivery(body, headers, method)
+        for action in self._steps(delivery):
+            try:
+                delivery.result = await self._perform_async(action, delivery)
+            except Exception as exc:
+                delivery.failure = exc
+        return delivery.outcome
+
+    def _perform(self, action: _Action, delivery: _Delivery) -> object:
+        if action is RUN:
+            event = delivery.event
+            for registration in delivery.handlers:
+                if registration.is_async:
+                    run_sync(registration.func(event), thread_name="cortexhooks-async-handler")
+                else:
+                    registration.func(event)
+            return None
+        store = self.store
+        if action is CLAIM:
+            return store.claim(delivery.keys, self.lease, delivery.token)
+        if action is COMPLETE:
+            store.complete(delivery.keys, self.retention, delivery.token)
+        else:
+            store.release(delivery.keys, delivery.token)
+        return None
+
+    async def _perform_async(self, action: _Action, delivery: _Delivery) -> object:
+        if action is RUN:
+            event = delivery.event
+            for registration in delivery.handlers:
+                if registration.is_async:
+                    await registration.func(event)
+                else:
+                    await _to_thread(registration.func, event)
+            return None
+        store = self._async_store
+        if action is CLAIM:
+            return await store.aclaim(delivery.keys, self.lease, delivery.token)
+        if action is COMPLETE:
+            await store.acomplete(delivery.keys, self.retention, delivery.token)
+        else:
+            await store.arelease(delivery.keys, delivery.token)
+        return None
+
+    # -- the pipeline: decides every step, performs no I/O ----------------------------------------
+
+    def _steps(self, delivery: _Delivery) -> Iterator[_Action]:
+        """Decide the request's fate, yielding each I/O step for the driver to perform.
+
+        After each yield the driver has set ``delivery.result`` or ``delivery.failure``. Every
+        path ends in :meth:`_finish`, the one place an answer leaves the receiver.
+        """
+        try:
+            self._admit(delivery)
+        except WebhookError as exc:
+            return self._finish(delivery, self._refusal(exc))
+        yield CLAIM
+        if delivery.failure is not None:
+            return self._finish(delivery, self._store_down(delivery.failure, delivery.event))
+        state = delivery.result
+        if state is not ClaimState.NEW:
+            return self._finish(delivery, self._not_new(state, delivery.event))
+        if delivery.handlers:
+            yield RUN
+            failure = delivery.failure
+            if failure is not None:
+                delivery.failure = None
+                yield RELEASE
+                if delivery.failure is not None:
+                    logger.warning(
+                        "Could not release the claim on a failed delivery",
+                        exc_info=delivery.failure,
+                    )
+                return self._finish(delivery, self._handler_failed(failure, delivery.event))
+        yield COMPLETE
+        if delivery.failure is not None:
+            # The handlers ran: answering 200 stops the retries. Only dedup memory is lost.
+            logger.warning(
+                _COMPLETE_FAILED,
+                delivery.event.event,
+                delivery.event.delivery_id,
+                exc_info=delivery.failure,
+            )
+        return self._finish(delivery, self._processed(delivery))
+
+    def _finish(self, delivery: _Delivery, outcome: Outcome) -> None:
+        # The one exit of every request: what is recorded or reported about an answer goes here.
+        delivery.outcome = outcome
+        delivery.failure = None  # a handler's exception and its frames end with the request
+
+    def _admit(self, delivery: _Delivery) -> None:
+        """Run every check up to dedup; fill in the delivery's event, keys, token and handlers.
+
+        Raises:
+            WebhookError: the refusal of the first check that fails, in the pipeline's order.
+            BodyTypeError: the body is not raw bytes.
+        """
+        body = delivery.body
         if type(body) is not bytes:
             check_body(body)
-        if method != "POST":  # method names are case-sensitive (RFC 9110, section 9.1)
+        if delivery.method != "POST":  # method names are case-sensitive (RFC 9110, section 9.1)
             raise MethodNotAllowed
         if len(body) > self.max_body_bytes:
             raise PayloadTooLarge
         content_type, encoding, signature_text, timestamp_text, delivery_id, webhook_id = (
-            webhook_headers(headers)
+            webhook_headers(delivery.headers)
         )
         if content_type != "application/json" and (
             content_type is None or not _is_json(content_type)
@@ -250,17 +419,17 @@ class Receiver(TypedOn):
         # The digest we computed, never the header's text: it identifies the signed body.
         body_key = "b:" + digest.hex()
         if delivery_id is None:
-            keys: tuple[str, ...] = (body_key,)
+            delivery.keys = (body_key,)
         else:
             if not 0 < len(delivery_id) <= 128 or not _DELIVERY_ID_CHARS.issuperset(delivery_id):
                 raise InvalidDeliveryId
-            keys = ("d:" + delivery_id, body_key)
+            delivery.keys = ("d:" + delivery_id, body_key)
         _attach_delivery(event, delivery_id, webhook_id)
-        return event, keys
+        delivery.event = event
+        delivery.handlers = self.router.resolve(event.event)
+        delivery.token = _tokens.next()
 
-    def verify(
-        self, body: bytes | bytearray | memoryview, headers: Headers, method: str = "POST"
-    ) -> AnyEvent:
+    def verify(self, body: Body, headers: Headers, method: str = "POST") -> AnyEvent:
         """Run every check of the pipeline up to dedup and return the typed event.
 
         Method, size, media type, signature, timestamp window, payload and body age are checked
@@ -271,88 +440,13 @@ class Receiver(TypedOn):
             WebhookError: the refusal :meth:`handle` would answer with.
             BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict).
         """
-        return self._admit(body, headers, method)[0]
-
-    def handle(
-        self, body: bytes | bytearray | memoryview, headers: Headers, method: str = "POST"
-    ) -> Outcome:
-        """Run the whole pipeline on one request and return the answer to send.
-
-        Never raises for any request: every refusal is an :class:`Outcome` with the status and
-        error body of the design's pipeline table. Async handlers are run to completion too.
-
-        Raises:
-            BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict): a
-                mistake in the calling code, not a bad request.
-        """
+        delivery = _Delivery(body, headers, method)
         try:
-            event, keys = self._admit(body, headers, method)
+            self._admit(delivery)
         except WebhookError as exc:
-            return self._refuse(exc)
-        handlers = self.router.resolve(event.event)
-        token = _tokens.next()
-        try:
-            state = self.store.claim(keys, self.lease, token)
-        except Exception as exc:  # StoreError, or a third-party store's own exception
-            return self._store_down(exc, event)
-        if state is not ClaimState.NEW:
-            return self._not_new(state, event)
-        try:
-            for registration in handlers:
-                if registration.is_async:
-                    run_sync(registration.func(event), thread_name="cortexhooks-async-handler")
-                else:
-                    registration.func(event)
-        except Exception:
-            return self._handler_failed(event, keys, token)
-        try:
-            self.store.complete(keys, self.retention, token)
-        except Exception:
-            # The handlers ran: answering 200 stops the retries. Only dedup memory is lost.
-            logger.warning(_COMPLETE_FAILED, event.event, event.delivery_id, exc_info=True)
-        return self._processed(event, len(handlers))
-
-    async def handle_async(
-        self, body: bytes | bytearray | memoryview, headers: Headers, method: str = "POST"
-    ) -> Outcome:
-        """Coroutine form of :meth:`handle` for async frameworks.
-
-        Async handlers are awaited; sync handlers run in a worker thread so they never block the
-        event loop. Never raises for any request.
-
-        Raises:
-            BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict).
-        """
-        try:
-            event, keys = self._admit(body, headers, method)
-        except WebhookError as exc:
-            return self._refuse(exc)
-        handlers = self.router.resolve(event.event)
-        token = _tokens.next()
-        store = self._async_store
-        try:
-            state = await store.aclaim(keys, self.lease, token)
-        except Exception as exc:
-            return self._store_down(exc, event)
-        if state is not ClaimState.NEW:
-            return self._not_new(state, event)
-        try:
-            for registration in handlers:
-                if registration.is_async:
-                    await registration.func(event)
-                else:
-                    await _to_thread(registration.func, event)
-        except Exception:
-            try:
-                await store.arelease(keys, token)
-            except Exception:
-                logger.warning("Could not release the claim on a failed delivery", exc_info=True)
-            return self._handler_failed(event, None, token)
-        try:
-            await store.acomplete(keys, self.retention, token)
-        except Exception:
-            logger.warning(_COMPLETE_FAILED, event.event, event.delivery_id, exc_info=True)
-        return self._processed(event, len(handlers))
+            raise _detached(exc) from None
+        event: AnyEvent = delivery.event
+        return event
 
     # -- answers --------------------------------------------------------------------------------
 
@@ -363,17 +457,15 @@ class Receiver(TypedOn):
         large ``Content-Length``. The refusal is logged like the pipeline's own (the first of each
         code at WARNING with its hint, then rate-limited). Never raises.
         """
-        return self._refuse(error)
+        return self._refusal(error)
 
-    def _refuse(self, exc: WebhookError) -> Outcome:
-        self._refusals.refused(exc)
-        headers = _ALLOW_HEADERS if isinstance(exc, MethodNotAllowed) else _OK_HEADERS
-        return Outcome(exc.status, exc.to_body(), headers, None, exc)
+    def _refusal(self, error: WebhookError) -> Outcome:
+        self._refusals.refused(error)
+        return _refusal_outcome(_detached(error), None)
 
-    def _store_down(self, exc: BaseException, event: AnyEvent) -> Outcome:
-        logger.error("Dedup store unavailable; refusing with 503: %s", type(exc).__name__)
-        error = StoreUnavailable()
-        return Outcome(error.status, error.to_body(), _OK_HEADERS, event, error)
+    def _store_down(self, failure: Exception, event: AnyEvent) -> Outcome:
+        logger.error("Dedup store unavailable; refusing with 503: %s", type(failure).__name__)
+        return _refusal_outcome(StoreUnavailable(), event)
 
     def _not_new(self, state: ClaimState, event: AnyEvent) -> Outcome:
         if state is ClaimState.DONE:
@@ -382,27 +474,39 @@ class Receiver(TypedOn):
                     "Duplicate delivery %s of %s acknowledged", event.delivery_id, event.event
                 )
             return Outcome(200, _DUPLICATE_BODY, _OK_HEADERS, event, None, True)
-        error = InProgress()
-        return Outcome(error.status, error.to_body(), (_JSON, *self._retry_after), event, error)
+        return _refusal_outcome(InProgress(retry_after=self._retry_after), event)
 
-    def _handler_failed(self, event: AnyEvent, keys: tuple[str, ...] | None, token: str) -> Outcome:
-        logger.exception(
+    def _handler_failed(self, failure: Exception, event: AnyEvent) -> Outcome:
+        logger.error(
             "A handler failed on %s (delivery %s); the claim is released for the retry",
             event.event,
             event.delivery_id,
+            exc_info=failure,
         )
-        if keys is not None:
-            try:
-                self.store.release(keys, token)
-            except Exception:
-                logger.warning("Could not release the claim on a failed delivery", exc_info=True)
-        error = HandlerError()
-        return Outcome(error.status, error.to_body(), _OK_HEADERS, event, error)
+        return _refusal_outcome(HandlerError(), event)
 
-    def _processed(self, event: AnyEvent, handled: int) -> Outcome:
-        if not handled:
+    def _processed(self, delivery: _Delivery) -> Outcome:
+        event = delivery.event
+        if not delivery.handlers:
             self._unhandled.unhandled(event.event, self.router.handler_count())
         return Outcome(200, _OK_BODY, _OK_HEADERS, event)
+
+
+def _detached(error: WebhookError) -> WebhookError:
+    """Return ``error`` holding no frames: what an error keeps alive must reach no secret.
+
+    A refusal is kept by its :class:`Outcome` (and by whatever logs or reports it); its
+    traceback's frames would hold the secret's HMAC state and the expected digest.
+    """
+    error.__traceback__ = None
+    error.__context__ = None
+    error.__cause__ = None
+    return error
+
+
+def _refusal_outcome(error: WebhookError, event: AnyEvent | None) -> Outcome:
+    headers = (_JSON, *error.headers) if error.headers else _OK_HEADERS
+    return Outcome(error.status, error.to_body(), headers, event, error)
 
 
 _COMPLETE_FAILED: Final = (
@@ -446,7 +550,10 @@ def verify(
     check_body(body)
     keys = SecretKeys(secret)
     _, _, signature_text, timestamp_text, delivery_id, webhook_id = webhook_headers(headers)
-    authenticate(body, signature_text, timestamp_text, keys, now_ms(now), int(tolerance * 1000))
-    event = decode_event(body)
+    try:
+        authenticate(body, signature_text, timestamp_text, keys, now_ms(now), int(tolerance * 1000))
+        event = decode_event(body)
+    except WebhookError as exc:
+        raise _detached(exc) from None
     _attach_delivery(event, delivery_id, webhook_id)
     return event

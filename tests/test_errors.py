@@ -52,6 +52,11 @@ PIPELINE_TABLE: list[tuple[type[WebhookError], str, int]] = [
     (HandlerError, "handler_error", 500),
 ]
 BASES: list[type[WebhookError]] = [WebhookError, VerificationError]
+# Refusals an adapter decides before the body exists (integrations/_common.py's table).
+ADAPTER_TABLE: list[tuple[type[WebhookError], str, int]] = [
+    (errors.InvalidContentLength, "invalid_content_length", 400),
+    (errors.BodyAlreadyConsumed, "body_already_consumed", 500),
+]
 
 NOW_MS = 1_762_698_600_000
 NOW = NOW_MS / 1000
@@ -77,19 +82,19 @@ def test_error_has_the_code_and_status_of_its_pipeline_row(
     assert instance.status == status
 
 
-def test_every_core_error_subclass_is_a_row_of_the_pipeline_table() -> None:
-    in_table = {row[0] for row in PIPELINE_TABLE}
+def test_every_core_error_subclass_is_a_row_of_the_pipeline_or_adapter_table() -> None:
+    in_table = {row[0] for row in PIPELINE_TABLE + ADAPTER_TABLE}
     core = {c for c in _all_subclasses(WebhookError) if c.__module__ == errors.__name__}
     assert core - set(BASES) == in_table
 
 
 def test_adapter_errors_have_codes_of_their_own() -> None:
-    from cortexhooks_receiver.integrations import _common
-
-    adapter_errors = [_common.InvalidContentLength, _common.BodyAlreadyConsumed]
+    adapter_errors = [row[0] for row in ADAPTER_TABLE]
     core_codes = {row[0].code for row in PIPELINE_TABLE} | {cls.code for cls in BASES}
     assert {cls.code for cls in adapter_errors}.isdisjoint(core_codes)
-    assert [cls.status for cls in adapter_errors] == [400, 500]
+    assert [(cls.code, cls.status) for cls in adapter_errors] == [
+        (code, status) for _, code, status in ADAPTER_TABLE
+    ]
 
 
 def test_error_codes_are_unique() -> None:
@@ -270,3 +275,70 @@ def test_receiver_refusals_and_logs_never_contain_secret_signature_or_body(
         assert forbidden not in caplog.text
         for record in caplog.records:
             assert forbidden not in repr(record.args)
+
+
+# --- one root, drawn as a tree ---------------------------------------------------------------
+
+
+def _package_exceptions() -> dict[str, type[BaseException]]:
+    """Every exception class defined in the package's modules (optional extras included)."""
+    import importlib
+    import pkgutil
+
+    import cortexhooks_receiver
+
+    found: dict[str, type[BaseException]] = {}
+    for info in pkgutil.walk_packages(cortexhooks_receiver.__path__, "cortexhooks_receiver."):
+        if ".integrations.django" in info.name or info.name.endswith("__main__"):
+            continue  # Django needs configured settings to import its models
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseException)
+                and value.__module__ == info.name
+            ):
+                found[value.__name__] = value
+    return found
+
+
+def test_every_exception_the_package_defines_is_under_cortexhooks_error() -> None:
+    classes = _package_exceptions()
+    assert len(classes) > 25
+    outside = sorted(n for n, c in classes.items() if not issubclass(c, ch.CortexHooksError))
+    assert outside == []
+
+
+def test_programming_mistakes_are_type_or_value_errors_on_their_own_branch() -> None:
+    assert issubclass(errors.ConfigurationError, (errors.UsageError, ValueError))
+    assert issubclass(errors.SecretTypeError, TypeError)
+    assert issubclass(errors.BodyTypeError, (errors.UsageError, TypeError))
+    assert not issubclass(errors.UsageError, WebhookError)
+
+
+def test_the_tree_in_the_errors_docstring_is_the_real_hierarchy() -> None:
+    classes = _package_exceptions()
+    drawn: dict[str, str | None] = {}
+    stack: list[tuple[int, str]] = []
+    for line in (errors.__doc__ or "").splitlines():
+        stripped = line.lstrip(" │├└─")
+        if not stripped or not stripped[0].isupper() or stripped.split()[0] not in classes:
+            continue
+        name, depth = stripped.split()[0], len(line) - len(stripped)
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        drawn[name] = stack[-1][1] if stack else None
+        stack.append((depth, name))
+    assert set(drawn) == {name for name in classes if not name.startswith("_")}
+    for name, parent in drawn.items():
+        cls = classes[name]
+        if parent is None:
+            assert cls.__bases__ == (Exception,)
+        else:
+            assert classes[parent] in cls.__bases__, (name, parent)
+
+
+def test_a_refusal_carries_its_own_response_headers() -> None:
+    assert MethodNotAllowed().headers == (("Allow", "POST"),)
+    assert InProgress(retry_after=7).headers == (("Retry-After", "7"),)
+    assert SignatureMismatch().headers == ()

@@ -11,6 +11,8 @@ from typing import Any, Final, TextIO
 
 import msgspec
 
+from cortexhooks_receiver.errors import CortexHooksError
+
 __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
@@ -35,7 +37,7 @@ SECRET_ENV: Final = "CORTEXBUILD_WEBHOOK_SECRET"  # noqa: S105 - a variable name
 TOKEN_ENV: Final = "CORTEXHOOKS_EMULATOR_TOKEN"  # noqa: S105 - a variable name
 
 
-class CLIError(Exception):
+class CLIError(CortexHooksError):
     """A usage or configuration problem: printed as ``error: message``, exit code ``code``."""
 
     def __init__(self, message: str, code: int = EXIT_USAGE) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Final
 import msgspec
 
 from cortexhooks_receiver.client import DeliveryRecord, QueuedDelivery, TestResult, Webhook
+from cortexhooks_receiver.errors import CortexHooksError
 from cortexhooks_receiver.events import CATALOG
 from cortexhooks_receiver.sender import (
     RETRY_SCHEDULE,
@@ -43,7 +44,7 @@ _MAX_DESCRIPTION: Final = 500
 _MAX_EVENTS: Final = 100
 
 
-class EmulatorError(Exception):
+class EmulatorError(CortexHooksError):
     """A refused API call: ``status`` (4xx), a stable ``code`` and a safe ``message``."""
 
     def __init__(self, status: int, code: str, message: str) -> None:

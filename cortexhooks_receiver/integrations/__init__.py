@@ -4,6 +4,6 @@ Import the module of your framework (``cortexhooks_receiver.integrations.flask``
 this package imports no framework.
 """
 
-from ._common import BodyAlreadyConsumed, InvalidContentLength
+from cortexhooks_receiver.errors import BodyAlreadyConsumed, InvalidContentLength
 
 __all__ = ["BodyAlreadyConsumed", "InvalidContentLength"]

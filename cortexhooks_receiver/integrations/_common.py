@@ -28,15 +28,13 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, Final
 
-from cortexhooks_receiver.errors import PayloadTooLarge, WebhookError
+from cortexhooks_receiver.errors import BodyAlreadyConsumed, InvalidContentLength, PayloadTooLarge
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome, Receiver
 from cortexhooks_receiver.stores import MemoryStore
 
 __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_PATH",
-    "BodyAlreadyConsumed",
-    "InvalidContentLength",
     "note_wsgi_server",
     "parse_content_length",
     "precheck",
@@ -45,34 +43,6 @@ __all__ = [
 ]
 
 CHUNK_SIZE: Final = 65_536
-
-
-class InvalidContentLength(WebhookError):
-    """The ``Content-Length`` header is not a non-negative decimal integer (400)."""
-
-    code = "invalid_content_length"
-    status = 400
-    default_message = "The Content-Length header is not a valid length."
-
-
-class BodyAlreadyConsumed(WebhookError):
-    """The web framework read the request body before the webhook view could (500).
-
-    This is a setup mistake in the receiving application, not a bad request: something ran before
-    the view (``request.get_json(cache=False)``, ``request.get_data(cache=False)`` or a read of
-    ``request.stream`` in Flask; ``request.read()`` or multipart parsing of ``request.POST`` in
-    Django; a middleware that drained the ASGI ``receive`` channel) and the raw bytes the
-    signature covers are gone. The sender retries, so no delivery is lost once it is fixed.
-    """
-
-    code = "body_already_consumed"
-    status = 500
-    default_message = "The webhook endpoint could not read the request body."
-    default_hint = (
-        "Something read the request body before the webhook view (a before_request hook, a "
-        "middleware, request.get_json(cache=False), request.POST on a form body). Let the "
-        "webhook view read the raw body itself."
-    )
 
 
 def require(module: str, extra: str) -> ModuleType:

@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
 from cortexhooks_receiver._headers import HeaderView
+from cortexhooks_receiver.errors import BodyAlreadyConsumed
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
-from ._common import BodyAlreadyConsumed, precheck
+from ._common import precheck
 
 __all__ = ["DEFAULT_READ_TIMEOUT", "WebhookApp", "asgi_headers", "read_body", "send_outcome"]
 

@@ -28,11 +28,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from cortexhooks_receiver.errors import WebhookError
+from cortexhooks_receiver.errors import BodyAlreadyConsumed, WebhookError
 from cortexhooks_receiver.events import AnyEvent
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Receiver
 
-from ._common import BodyAlreadyConsumed, precheck, require
+from ._common import precheck, require
 from .asgi import WebhookApp
 
 if TYPE_CHECKING:
@@ -119,7 +119,8 @@ async def _read_request(request: Request, cap: int) -> bytes:
 def _http_error(error: WebhookError) -> HTTPException:
     from fastapi import HTTPException
 
-    headers = {"Allow": "POST"} if error.status == 405 else None
     return HTTPException(
-        error.status, detail={"error": error.code, "message": error.message}, headers=headers
+        error.status,
+        detail={"error": error.code, "message": error.message},
+        headers=dict(error.headers) or None,
     )

@@ -31,10 +31,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cortexhooks_receiver.errors import BodyAlreadyConsumed
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome, Receiver
 from cortexhooks_receiver.routing import Router, default_router
 
-from ._common import BodyAlreadyConsumed, note_wsgi_server, precheck, read_capped, require
+from ._common import note_wsgi_server, precheck, read_capped, require
 
 if TYPE_CHECKING:
     from flask import Blueprint, Flask, Request, Response

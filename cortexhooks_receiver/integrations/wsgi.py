@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from cortexhooks_receiver.errors import BodyAlreadyConsumed
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
-from ._common import BodyAlreadyConsumed, note_wsgi_server, precheck, read_capped
+from ._common import note_wsgi_server, precheck, read_capped
 
 __all__ = ["WebhookApp"]
 

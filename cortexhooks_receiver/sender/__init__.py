@@ -4,6 +4,7 @@ Needs the ``sender`` extra for real HTTP (``pip install cortexhooks-receiver[sen
 imported only when a transport is created. See ``docs/sender.md``.
 """
 
+from .errors import NoResponseError, SenderError, UnsafeURLError
 from .jsonjs import dumps as js_dumps
 from .schedule import DEFAULT_TIMEOUT, DISABLE_AFTER, RETRY_SCHEDULE, VirtualClock
 from .sender import (
@@ -25,10 +26,9 @@ from .transports import (
     HTTPTransport,
     Response,
     Transport,
-    TransportError,
     WSGIAppTransport,
 )
-from .urlpolicy import Target, UnsafeURLError, URLPolicy, system_resolver
+from .urlpolicy import Target, URLPolicy, system_resolver
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -45,11 +45,12 @@ __all__ = [
     "HTTPTransport",
     "HealthTracker",
     "MemoryHealth",
+    "NoResponseError",
     "Response",
     "Sender",
+    "SenderError",
     "Target",
     "Transport",
-    "TransportError",
     "URLPolicy",
     "UnsafeURLError",
     "VirtualClock",

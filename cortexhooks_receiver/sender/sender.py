@@ -27,8 +27,9 @@ from cortexhooks_receiver._version import __version__
 from cortexhooks_receiver.signature import compute_signature
 
 from . import jsonjs
+from .errors import NoResponseError
 from .schedule import DEFAULT_TIMEOUT, DISABLE_AFTER, RETRY_SCHEDULE
-from .transports import HTTPTransport, Transport, TransportError
+from .transports import HTTPTransport, Transport
 from .urlpolicy import UnsafeURLError, URLPolicy
 
 __all__ = [
@@ -436,7 +437,7 @@ class Sender:
             response = self.transport.post(target, delivery.body, headers, self.timeout)
         except UnsafeURLError as exc:
             outcome, error = "refused_url", exc.message
-        except TransportError as exc:
+        except NoResponseError as exc:
             outcome = "timeout" if exc.kind == "timeout" else "connection_error"
             error = exc.message
         else:

@@ -1,7 +1,7 @@
 """How the sender's POST reaches a receiver: real HTTP, or an in-process WSGI/ASGI app for tests.
 
 Every transport posts once, never follows a redirect, reads at most :data:`MAX_RESPONSE_BYTES` of
-the answer, and reports failures as :class:`TransportError` (``kind`` ``"timeout"`` or
+the answer, and reports failures as :class:`NoResponseError` (``kind`` ``"timeout"`` or
 ``"connection"``). httpx is imported lazily, when a transport is created.
 
 :class:`HTTPTransport` connects to the address the :class:`~.urlpolicy.URLPolicy` vetted (the
@@ -20,6 +20,7 @@ import msgspec
 
 from cortexhooks_receiver._run_sync import run_sync
 
+from .errors import NoResponseError
 from .urlpolicy import Target
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ __all__ = [
     "HTTPTransport",
     "Response",
     "Transport",
-    "TransportError",
     "WSGIAppTransport",
 ]
 
@@ -63,17 +63,8 @@ class Response(msgspec.Struct, frozen=True):
         return None
 
 
-class TransportError(Exception):
-    """The request got no HTTP answer: ``kind`` is ``"timeout"`` or ``"connection"``."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        self.kind = kind
-        self.message = message
-        super().__init__(message)
-
-
 class Transport(Protocol):
-    """Posts one request and returns the answer; raises :class:`TransportError` without one."""
+    """Posts one request and returns the answer; raises :class:`NoResponseError` without one."""
 
     def post(
         self, target: Target, body: bytes, headers: Mapping[str, str], timeout: float
@@ -101,12 +92,12 @@ def _collect(response: httpx.Response) -> Response:
     )
 
 
-def _error(exc: Exception) -> TransportError:
+def _error(exc: Exception) -> NoResponseError:
     import httpx
 
     if isinstance(exc, httpx.TimeoutException):
-        return TransportError("timeout", f"no answer in time ({type(exc).__name__})")
-    return TransportError("connection", f"{type(exc).__name__}: {exc}")
+        return NoResponseError("timeout", f"no answer in time ({type(exc).__name__})")
+    return NoResponseError("connection", f"{type(exc).__name__}: {exc}")
 
 
 class HTTPTransport:
@@ -129,7 +120,7 @@ class HTTPTransport:
         """POST to the first vetted address that accepts a connection.
 
         Raises:
-            TransportError: timeout, or no address accepted the connection.
+            NoResponseError: timeout, or no address accepted the connection.
         """
         import httpx
 
@@ -139,7 +130,7 @@ class HTTPTransport:
         host_header = _bracket(target.host) + (
             "" if target.port == default_port else f":{target.port}"
         )
-        last: TransportError | None = None
+        last: NoResponseError | None = None
         for address in target.addresses or (target.host,):
             request_headers = dict(headers)
             request_headers["Host"] = host_header
@@ -200,7 +191,7 @@ class WSGIAppTransport:
         """Call the app with the request and return its answer.
 
         Raises:
-            TransportError: the app raised (a crashed receiver is a connection failure).
+            NoResponseError: the app raised (a crashed receiver is a connection failure).
         """
         import httpx
 
@@ -216,7 +207,7 @@ class WSGIAppTransport:
         except httpx.HTTPError as exc:
             raise _error(exc) from None
         except Exception as exc:  # the app itself blew up
-            raise TransportError("connection", f"the app raised {type(exc).__name__}") from None
+            raise NoResponseError("connection", f"the app raised {type(exc).__name__}") from None
 
     def close(self) -> None:
         """Close the client."""
@@ -239,7 +230,7 @@ class ASGIAppTransport:
         """Call the app with the request and return its answer.
 
         Raises:
-            TransportError: the app raised or did not answer within ``timeout``.
+            NoResponseError: the app raised or did not answer within ``timeout``.
         """
 
         async def call() -> Response:
@@ -262,11 +253,11 @@ class ASGIAppTransport:
         try:
             return _run(bounded)
         except TimeoutError:
-            raise TransportError("timeout", "the app did not answer in time") from None
-        except TransportError:
+            raise NoResponseError("timeout", "the app did not answer in time") from None
+        except NoResponseError:
             raise
         except Exception as exc:
-            raise TransportError("connection", f"the app raised {type(exc).__name__}") from None
+            raise NoResponseError("connection", f"the app raised {type(exc).__name__}") from None
 
     def close(self) -> None:
         """Nothing to release."""

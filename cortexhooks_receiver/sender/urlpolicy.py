@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from .errors import UnsafeURLError
+
 __all__ = [
     "Resolver",
     "Target",
@@ -50,18 +52,6 @@ _METADATA_ADDRESSES: Final = frozenset(
 _CGNAT: Final = ipaddress.ip_network("100.64.0.0/10")
 _NAT64: Final = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _LABEL: Final = re.compile(r"^(0[xX][0-9a-fA-F]*|[0-9]+)$")
-
-
-class UnsafeURLError(ValueError):
-    """A webhook URL the policy refuses; ``reason`` is a short category, ``message`` a sentence.
-
-    The message names the host and the category, never a secret.
-    """
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        self.reason = reason
-        self.message = message
-        super().__init__(message)
 
 
 class Target(msgspec.Struct, frozen=True):

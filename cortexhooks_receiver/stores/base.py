@@ -27,6 +27,8 @@ import enum
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from cortexhooks_receiver.errors import StoreError
+
 __all__ = ["AsyncStore", "ClaimState", "Store", "StoreError", "SyncStoreAsAsync"]
 
 _T = TypeVar("_T")
@@ -38,10 +40,6 @@ class ClaimState(enum.Enum):
     NEW = "new"
     IN_PROGRESS = "in_progress"
     DONE = "done"
-
-
-class StoreError(Exception):
-    """The store's backing service failed or could not be reached."""
 
 
 @runtime_checkable

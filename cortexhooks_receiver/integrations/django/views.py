@@ -20,12 +20,8 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from cortexhooks_receiver.integrations._common import (
-    BodyAlreadyConsumed,
-    note_wsgi_server,
-    precheck,
-    read_capped,
-)
+from cortexhooks_receiver.errors import BodyAlreadyConsumed
+from cortexhooks_receiver.integrations._common import note_wsgi_server, precheck, read_capped
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
 from .conf import get_receiver

@@ -19,10 +19,14 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from cortexhooks_receiver import Receiver, Router
 from cortexhooks_receiver.cli import demo as demo_module
 from cortexhooks_receiver.cli import main
 from cortexhooks_receiver.cli._common import Console
+from cortexhooks_receiver.cli.diagnose import diagnose
 from cortexhooks_receiver.cli.listen import ListenApp
 from cortexhooks_receiver.client import ManagementClient
 from cortexhooks_receiver.emulator import Emulator, RunningServer, serve_in_thread
@@ -258,6 +262,55 @@ def test_verify_says_when_reserialising_changes_the_bytes() -> None:
     assert "re-serialising this body changes its bytes" in out
 
 
+_BY_LUCK = "would still match, by luck"
+
+
+_SAME_BYTES = "  - re-serialising this body with JSON.stringify rules gives the same bytes"
+
+
+@pytest.mark.parametrize(
+    ("secret", "extra", "exit_code", "shown"),
+    [
+        pytest.param(SECRET, [], 0, None, id="valid: not shown"),
+        pytest.param(
+            SECRET, ["--verbose"], 0,
+            _SAME_BYTES + " (so a receiver that re-serialises would still match, by luck)",
+            id="valid, verbose: the by-luck note",
+        ),
+        pytest.param(
+            "whsec_someOtherSecretValue000000000000", [], 1,
+            _SAME_BYTES + ", so re-serialising it is not what breaks this signature",
+            id="no secret matches: re-serialising ruled out",
+        ),
+    ],
+)  # fmt: skip
+def test_verify_shows_the_same_bytes_line_only_when_it_matters_or_when_verbose(
+    secret: str, extra: list[str], exit_code: int, shown: str | None
+) -> None:
+    code, out = verify_text(_SIGNED, *extra, secret=secret)
+    assert code == exit_code
+    lines = [line for line in out.splitlines() if line.startswith(_SAME_BYTES)]
+    assert lines == ([] if shown is None else [shown])
+
+
+def test_verify_keeps_the_by_luck_note_for_verbose_when_only_the_timestamp_fails() -> None:
+    code, out, _ = run_cli(
+        "verify", "--secret", SECRET, "--signature", _SIGNED, "--timestamp", str(NOW_MS // 1000),
+        "--now", str(NOW_MS), stdin=BODY,
+    )  # fmt: skip
+    assert code == 1
+    assert "why (timestamp_in_seconds)" in out
+    assert _BY_LUCK not in out
+
+
+def test_verify_json_keeps_the_notes_apart_from_the_findings() -> None:
+    result = verify_cli(BODY)
+    assert result["ok"] is True
+    assert result["findings"] == ["the timestamp is 2.0 s in the past"]
+    assert len(result["notes"]) == 1
+    assert _BY_LUCK in result["notes"][0]
+
+
 def test_verify_diagnoses_a_timestamp_in_seconds() -> None:
     result = verify_cli(BODY, ts=NOW_MS // 1000)
     assert result["problem"] == "timestamp_in_seconds"
@@ -300,6 +353,178 @@ def test_verify_output_never_contains_the_secret_or_expected_signature() -> None
     assert code == 1
     assert wrong not in out + err
     assert compute_signature(BODY, wrong) not in out + err
+
+
+def verify_text(signature: str, *extra: str, secret: str = SECRET) -> tuple[int, str]:
+    code, out, err = run_cli(
+        "verify", "--secret", secret, "--signature", signature, "--timestamp", str(NOW_MS),
+        "--now", str(NOW_MS), *extra, stdin=BODY,
+    )  # fmt: skip
+    assert err == ""
+    return code, out
+
+
+def test_verify_refuses_a_sha256_prefix_as_the_receiver_does_and_says_the_hex_matches() -> None:
+    code, out = verify_text("sha256=" + compute_signature(BODY, SECRET))
+    assert code == 1
+    assert out.splitlines()[:2] == [
+        "FAILED: the receiver would answer 401 malformed_signature",
+        "  why: the signature carries a 'sha256=' prefix; CortexBuild sends the 64 hex digits "
+        "alone, and the receiver refuses anything else",
+    ]
+    assert (
+        "  - the hex after the 'sha256=' prefix is the right signature of this body: without "
+        "the prefix the receiver would accept it"
+    ) in out.splitlines()
+    assert not out.startswith("OK")
+
+
+def test_verify_says_when_the_hex_after_a_sha256_prefix_would_not_match_either() -> None:
+    code, out = verify_text("sha256=" + compute_signature(BODY, "whsec_another"))
+    assert code == 1
+    assert "FAILED: the receiver would answer 401 malformed_signature" in out
+    assert "  - without the prefix it would not verify either: no secret given reproduces" in out
+
+
+def test_verify_json_names_the_receivers_error_and_the_cause() -> None:
+    result = verify_cli(BODY, "--signature", "SHA256=" + compute_signature(BODY, SECRET))
+    assert (result["ok"], result["error"], result["problem"]) == (
+        False, "malformed_signature", "malformed_signature",
+    )  # fmt: skip
+    assert result["signature_valid"] is False
+    result = verify_cli(BODY, ts=NOW_MS // 1000)
+    assert (result["error"], result["problem"]) == (
+        "timestamp_out_of_tolerance",
+        "timestamp_in_seconds",
+    )
+    assert result["signature_valid"] is True
+
+
+def test_verify_headline_is_the_receivers_answer_and_the_cause_follows() -> None:
+    code, out = verify_text(compute_signature(BODY, SECRET), secret=SECRET.removeprefix("whsec_"))
+    assert code == 1
+    assert out.splitlines()[:2] == [
+        "FAILED: the receiver would answer 401 signature_mismatch",
+        "  why (secret_prefix): the secret is missing its whsec_ prefix: the HMAC key is the "
+        "whole string",
+    ]
+
+
+def test_verify_judges_header_values_as_the_receiver_gets_them() -> None:
+    # HTTP servers drop the spaces around a field value; an upper-case digest decodes the same.
+    code, out = verify_text(f"  {compute_signature(BODY, SECRET).upper()}\t")
+    assert code == 0
+    assert out.startswith("OK: the receiver would accept this signature and timestamp")
+
+
+def test_verify_a_secret_a_receiver_would_refuse_is_a_usage_error() -> None:
+    code, out, err = run_cli(
+        "verify", "--secret", "   ", "--signature", "0" * 64, "--timestamp", str(NOW_MS),
+        stdin=BODY,
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err.startswith("cortexhooks verify: error: A webhook secret is empty")
+
+
+_SIGNED = compute_signature(BODY, SECRET)
+_SIGNATURES = {
+    "valid": _SIGNED,
+    "valid upper-case": _SIGNED.upper(),
+    "sha256= prefix": "sha256=" + _SIGNED,
+    "sha256= prefix, other secret": "sha256=" + compute_signature(BODY, "whsec_other"),
+    "other secret": compute_signature(BODY, "whsec_other"),
+    "secret without whsec_": compute_signature(BODY, SECRET.removeprefix("whsec_")),
+    "re-serialised body": compute_signature(json.dumps(json.loads(BODY)).encode(), SECRET),
+    "two headers joined": f"{_SIGNED}, {_SIGNED}",
+    "63 digits": _SIGNED[:63],
+    "not hex": "z" * 64,
+    "empty": "",
+    "absent": None,
+}
+_TIMESTAMPS = {
+    "now": str(NOW_MS),
+    "at the window's edge": str(NOW_MS + 2000 - 300_000),
+    "just outside": str(NOW_MS + 2000 - 300_001),
+    "in the future": str(NOW_MS + 2000 + 300_000),
+    "in seconds": str(NOW_MS // 1000),
+    "an hour old": str(NOW_MS - 3_600_000),
+    "signed": f"-{NOW_MS}",
+    "fractional": f"{NOW_MS}.5",
+    "16 digits": "1" * 16,
+    "empty": "",
+    "absent": None,
+}
+# The causes a diagnosis may give for each refusal of the receiver.
+_CAUSES = {
+    "missing_signature": {"missing_signature"},
+    "malformed_signature": {"malformed_signature"},
+    "missing_timestamp": {"missing_timestamp"},
+    "invalid_timestamp": {"invalid_timestamp"},
+    "timestamp_out_of_tolerance": {"timestamp_in_seconds", "clock_skew"},
+    "signature_mismatch": {
+        "secret_whitespace",
+        "secret_prefix",
+        "body_reserialised",
+        "wrong_secret_or_body",
+    },
+}
+
+
+@pytest.mark.parametrize("timestamp", list(_TIMESTAMPS), ids=str)
+@pytest.mark.parametrize("signature", list(_SIGNATURES), ids=str)
+def test_verify_says_ok_exactly_when_the_receiver_accepts(signature: str, timestamp: str) -> None:
+    headers = {"Content-Type": "application/json"}
+    argv = ["verify", "--secret", SECRET, "--now", str(NOW_MS + 2000), "--json"]
+    if (signature_value := _SIGNATURES[signature]) is not None:
+        headers["X-CortexBuild-Signature"] = signature_value
+        argv += ["--signature", signature_value]
+    if (timestamp_value := _TIMESTAMPS[timestamp]) is not None:
+        headers["X-CortexBuild-Timestamp"] = timestamp_value
+        argv += ["--timestamp", timestamp_value]
+    receiver = Receiver(SECRET, router=Router(), now=lambda: (NOW_MS + 2000) / 1000)
+    outcome = receiver.handle(BODY, headers)
+    code, out, _ = run_cli(*argv, stdin=BODY)
+    verdict = json.loads(out)
+    refusal = outcome.error.code if outcome.error is not None else None
+    assert (code == 0, verdict["ok"], verdict["error"]) == (outcome.ok, outcome.ok, refusal)
+    if refusal is not None:
+        assert verdict["problem"] in _CAUSES[refusal]
+
+
+_header_text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    signature=st.one_of(
+        st.none(),
+        st.sampled_from([v for v in _SIGNATURES.values() if v is not None]),
+        st.builds(lambda prefix, text: prefix + text, st.sampled_from(["sha256=", "SHA256=", ""]),
+                  st.sampled_from([_SIGNED, _SIGNED.upper(), _SIGNED[1:]]) | _header_text),
+        _header_text,
+    ),
+    timestamp=st.one_of(
+        st.none(),
+        st.integers(NOW_MS - 400_000, NOW_MS + 400_000).map(str),
+        st.integers(0, 10**16).map(str),
+        _header_text,
+    ),
+)  # fmt: skip
+def test_diagnosis_verdict_and_cause_agree_with_the_receiver(
+    signature: str | None, timestamp: str | None
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["X-CortexBuild-Signature"] = signature
+    if timestamp is not None:
+        headers["X-CortexBuild-Timestamp"] = timestamp
+    receiver = Receiver(SECRET, router=Router(), now=lambda: NOW_MS / 1000)
+    outcome = receiver.handle(BODY, headers)
+    verdict = diagnose(BODY, signature, timestamp, [SECRET], now_ms=NOW_MS)
+    refusal = outcome.error.code if outcome.error is not None else None
+    assert (verdict.ok, verdict.error) == (outcome.ok, refusal)
+    if refusal is not None:
+        assert verdict.problem in _CAUSES[refusal]
 
 
 def test_verify_bad_header_line_is_a_usage_error() -> None:
@@ -403,6 +628,25 @@ def test_listen_app_verifies_prints_and_flags_duplicates() -> None:
     assert '"title": "Install electrical panels"' in text
     assert "REFUSED 401 signature_mismatch" in text
     assert SECRET not in text
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_listen_shows_the_by_luck_note_only_when_verbose(verbose: bool) -> None:
+    out = io.StringIO()
+    app = ListenApp(
+        [SECRET], Console(out, io.StringIO()), path="/webhooks/cortexbuild", tolerance=300,
+        json_lines=False, verbose=verbose,
+    )  # fmt: skip
+    client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://listen.local")
+    in_seconds = sign(BODY, SECRET, timestamp=int(time.time()))
+    response = client.post("/webhooks/cortexbuild", content=BODY, headers=in_seconds)
+    assert response.status_code == 401
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith(
+        "REFUSED 401 timestamp_out_of_tolerance: the timestamp is in seconds; CortexBuild sends "
+        "Unix milliseconds (multiply by 1000, or compare with Date.now())"
+    )
+    assert any(_BY_LUCK in line for line in lines) is verbose
 
 
 def test_listen_forwards_verified_deliveries(

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from cortexhooks_receiver._version import __version__
+from cortexhooks_receiver.errors import ConfigurationError
 
 from . import demo, events, listen, replay, serve, sign, trigger, verify
 from ._common import EXIT_USAGE, CLIError, Console
@@ -56,6 +57,9 @@ def main(
     except CLIError as exc:
         console.warn(f"cortexhooks {args.command}: error: {exc.message}")
         return exc.code
+    except ConfigurationError as exc:
+        console.warn(f"cortexhooks {args.command}: error: {exc}")
+        return EXIT_USAGE
     except ImportError as exc:
         console.warn(
             f"cortexhooks {args.command}: error: {exc.name or exc} is missing; "

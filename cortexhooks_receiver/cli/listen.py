@@ -19,7 +19,7 @@ from cortexhooks_receiver.errors import WebhookError
 from cortexhooks_receiver.receiver import DEFAULT_PATH
 from cortexhooks_receiver.signature import SecretKeys, verify_signature
 
-from ._common import EXIT_OK, CLIError, Console, add_json_flag, resolve_secret
+from ._common import EXIT_OK, CLIError, Console, add_json_flag, add_verbose_flag, resolve_secret
 from .diagnose import diagnose
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ def register(subparsers: Any) -> None:
         "--max-events", type=int, help="exit after this many requests (default: run until Ctrl-C)"
     )
     parser.add_argument("--max-seconds", type=float, help="exit after this many seconds")
+    add_verbose_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -72,6 +73,7 @@ class ListenApp:
         tolerance: float,
         json_lines: bool,
         forward_to: str | None = None,
+        verbose: bool = False,
     ) -> None:
         self.keys = SecretKeys(secrets)
         self.secrets = secrets
@@ -80,6 +82,7 @@ class ListenApp:
         self.tolerance = tolerance
         self.json_lines = json_lines
         self.forward_to = forward_to
+        self.verbose = verbose
         self.seen: set[str] = set()
         self.count = 0
         self.done = threading.Event()
@@ -147,8 +150,8 @@ class ListenApp:
             )
             return
         self.console.print(f"[{_clock()}] REFUSED {exc.status} {exc.code}: {verdict.message}")
-        for finding in verdict.findings:
-            self.console.print(f"    - {finding}")
+        for line in verdict.findings + (verdict.notes if self.verbose else []):
+            self.console.print(f"    - {line}")
 
     def _accepted(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
         delivery_id = headers.get("x-cortexbuild-delivery-id")
@@ -225,6 +228,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         tolerance=args.tolerance,
         json_lines=args.json,
         forward_to=args.forward_to,
+        verbose=args.verbose,
     )
     app.max_events = args.max_events
     try:

@@ -30,6 +30,7 @@ from cortexhooks_receiver.cli.diagnose import diagnose
 from cortexhooks_receiver.cli.listen import ListenApp
 from cortexhooks_receiver.client import ManagementClient
 from cortexhooks_receiver.emulator import Emulator, RunningServer, serve_in_thread
+from cortexhooks_receiver.integrations.wsgi import WebhookApp
 from cortexhooks_receiver.sender import js_dumps
 from cortexhooks_receiver.signature import SecretKeys, compute_signature, sign, verify_signature
 
@@ -774,13 +775,96 @@ def test_replay_resends_logged_deliveries_from_the_db(
 
 
 def test_replay_without_a_database_or_match_fails_clearly(tmp_path: Path) -> None:
-    code, _, err = run_cli("replay", "--db", str(tmp_path / "missing.db"))
+    code, _, err = run_cli("replay", "--db", str(tmp_path / "missing.db"), "--all")
     assert code == 2
     assert "no emulator database" in err
     Emulator(tmp_path / "empty.db", token="t").close()
-    code, _, err = run_cli("replay", "--db", str(tmp_path / "empty.db"))
+    code, _, err = run_cli("replay", "--db", str(tmp_path / "empty.db"), "--all")
     assert code == 1
     assert "no logged delivery" in err
+
+
+class LateApp:
+    """A WSGI app chosen after its server has a URL (the receiver needs the webhook's secret)."""
+
+    app: Callable[..., Any] | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        assert self.app is not None
+        return self.app(environ, start_response)
+
+
+@pytest.fixture
+def delivered(tmp_path: Path) -> Iterator[tuple[Path, VerifyingApp]]:
+    """An emulator database with two deliveries, both accepted by a verifying receiver."""
+    app = VerifyingApp()
+    with serve_in_thread(app) as server:
+        emulator = Emulator(tmp_path / "emulator.db", token="t")
+        _hook, app.secret = emulator.register(f"{server.url}/hook", ["*"])
+        emulator.emit("task.created")
+        emulator.emit("invoice.paid")
+        emulator.drain()
+        emulator.close()
+        yield tmp_path / "emulator.db", app
+
+
+def test_replay_without_a_selection_is_a_usage_error_that_names_all(
+    delivered: tuple[Path, VerifyingApp],
+) -> None:
+    db, app = delivered
+    code, out, err = run_cli("replay", "--db", str(db))
+    assert (code, out) == (2, "")
+    assert err == (
+        "cortexhooks replay: error: which deliveries? pass delivery ids (DELIVERY_ID ...), a "
+        "filter (--webhook-id, --event, --last N), or --all to re-send every logged delivery\n"
+    )
+    assert len(app.bodies) == 2  # nothing was sent again
+
+
+def test_replay_all_resends_every_logged_delivery(delivered: tuple[Path, VerifyingApp]) -> None:
+    db, app = delivered
+    code, out, _ = run_cli("replay", "--db", str(db), "--all", "--json")
+    assert code == 0
+    assert sorted(r["event"] for r in json.loads(out)) == ["invoice.paid", "task.created"]
+    assert app.bodies[2:] == app.bodies[:2]
+
+
+def test_replay_ids_and_all_together_is_a_usage_error(
+    delivered: tuple[Path, VerifyingApp],
+) -> None:
+    db, app = delivered
+    delivery_id = app.headers[0]["x-cortexbuild-delivery-id"]
+    code, _, err = run_cli("replay", "--db", str(db), delivery_id, "--all")
+    assert code == 2
+    assert err == "cortexhooks replay: error: pass delivery ids or --all, not both\n"
+    assert len(app.bodies) == 2
+
+
+def test_replay_shows_a_duplicate_answer_as_duplicate(tmp_path: Path) -> None:
+    late = LateApp()
+    with serve_in_thread(late) as server:
+        emulator = Emulator(tmp_path / "emulator.db", token="t")
+        _hook, secret = emulator.register(f"{server.url}/hook", ["*"])
+        late.app = WebhookApp(Receiver(secret, router=Router()))
+        emulator.emit("invoice.paid")
+        emulator.drain()
+        emulator.close()
+        code, out, _ = run_cli("replay", "--db", str(tmp_path / "emulator.db"), "--all")
+        assert code == 0
+        assert out.splitlines()[0].split() == ["DELIVERY", "EVENT", "STATUS", "RESULT"]
+        assert out.splitlines()[2].split()[1:] == ["invoice.paid", "200", "duplicate"]
+        code, out, _ = run_cli("replay", "--db", str(tmp_path / "emulator.db"), "--all", "--json")
+    [result] = json.loads(out)
+    assert (result["status"], result["outcome"], result["duplicate"]) == (200, "success", True)
+
+
+def test_replay_shows_a_first_delivery_as_success(delivered: tuple[Path, VerifyingApp]) -> None:
+    db, _app = delivered
+    code, out, _ = run_cli("replay", "--db", str(db), "--event", "invoice.paid")
+    assert code == 0
+    assert out.splitlines()[2].split()[1:] == ["invoice.paid", "200", "success"]
+    code, out, _ = run_cli("replay", "--db", str(db), "--event", "invoice.paid", "--json")
+    assert json.loads(out)[0]["duplicate"] is False
 
 
 # --- demo -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Network use is limited to servers these tests start on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -187,6 +188,90 @@ def test_sign_missing_file_exits_2(tmp_path: Path) -> None:
     code, _, err = run_cli("sign", str(tmp_path / "nope.json"), "--secret", SECRET)
     assert code == 2
     assert "cannot read" in err
+
+
+def _cli(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "cortexhooks_receiver.cli", *argv]
+
+
+@contextlib.contextmanager
+def _reaped(proc: subprocess.Popen[Any]) -> Iterator[subprocess.Popen[Any]]:
+    """Yield ``proc``; kill it afterwards should the test fail before it ends."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_sign_piped_into_head_ends_quietly(body_file: Path) -> None:
+    sign_ = subprocess.Popen(
+        _cli("sign", str(body_file), "--secret", SECRET, "--timestamp", str(NOW_MS)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert sign_.stdout is not None
+    assert sign_.stderr is not None
+    head = subprocess.Popen(["head", "-1"], stdin=sign_.stdout, stdout=subprocess.PIPE)
+    sign_.stdout.close()  # head is now the only reader
+    first, _ = head.communicate(timeout=30)
+    err = sign_.stderr.read()
+    sign_.stderr.close()
+    # 0 when every line fitted in the pipe before head left, 141 (128 + SIGPIPE) otherwise.
+    assert sign_.wait(timeout=30) in (0, 141)
+    assert first == b"Content-Type: application/json\n"
+    assert err == b""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sign", "-", "--secret", SECRET],
+        ["verify", "-", "--secret", SECRET, "--signature", "sha256=00", "--timestamp", "1"],
+        ["events"],
+        [
+            "trigger",
+            "user.joined",
+            "--url",
+            "https://x.example.com/",
+            "--secret",
+            SECRET,
+            "--dry-run",
+        ],
+        ["listen", "--port", "0", "--secret", SECRET, "--max-seconds", "20"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_output_into_a_closed_pipe_exits_141_without_a_traceback(argv: list[str]) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        result = subprocess.run(
+            _cli(*argv), input=BODY, stdout=write_end,
+            stderr=subprocess.PIPE, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, b"")
+
+
+def test_listen_stops_quietly_when_its_reader_goes_away() -> None:
+    read_end, write_end = os.pipe()
+    listen_ = subprocess.Popen(
+        _cli("listen", "--port", "0", "--secret", SECRET, "--max-seconds", "30", "--json"),
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+    )
+    os.close(write_end)
+    with _reaped(listen_):
+        with os.fdopen(read_end, "rb") as reader:
+            url = json.loads(reader.readline())["listening"]
+        # Nobody reads any more: the delivery is still answered, then the listener stops.
+        answer = httpx.post(url, content=BODY, headers=sign(BODY, SECRET), timeout=10)
+        _, err = listen_.communicate(timeout=30)
+    assert answer.status_code == 200
+    assert (listen_.returncode, err) == (141, b"")
 
 
 # --- verify -------------------------------------------------------------------------------
@@ -671,7 +756,7 @@ def test_listen_forwards_verified_deliveries(
 def _spawn(*argv: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "cortexhooks_receiver.cli", *argv],
+        _cli(*argv),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -684,17 +769,13 @@ def test_listen_subprocess_smoke() -> None:
         "listen", "--port", "0", "--secret", SECRET, "--max-events", "2", "--max-seconds", "20",
         "--json",
     )  # fmt: skip
-    try:
+    with _reaped(proc):
         assert proc.stdout is not None
         url = json.loads(proc.stdout.readline())["listening"]
         good = httpx.post(url, content=BODY, headers=sign(BODY, SECRET), timeout=5)
         bad_headers = sign(BODY, SECRET, timestamp=int(time.time()))  # seconds, not ms
         bad = httpx.post(url, content=BODY, headers=bad_headers, timeout=5)
         out, _ = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
     assert proc.returncode == 0
     assert (good.status_code, bad.status_code) == (200, 401)
     lines = [json.loads(line) for line in out.strip().splitlines()]
@@ -727,7 +808,7 @@ def test_serve_subprocess_answers_the_management_api(tmp_path: Path) -> None:
         "serve", "--port", "0", "--db", str(tmp_path / "e.db"), "--token", "tok-123",
         "--max-seconds", "30", "--json",
     )  # fmt: skip
-    try:
+    with _reaped(proc):
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
         assert "token" not in info  # a chosen token is never echoed
@@ -738,10 +819,6 @@ def test_serve_subprocess_answers_the_management_api(tmp_path: Path) -> None:
         assert unauthorised.status_code == 401
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
     assert proc.returncode == 0
 
 
@@ -906,7 +983,7 @@ def test_demo_exits_1_and_flags_an_unexpected_outcome(monkeypatch: pytest.Monkey
 
 def test_demo_subprocess_smoke_prints_the_table() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cortexhooks_receiver.cli", "demo"],
+        _cli("demo"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -6,6 +6,7 @@ Network use is limited to servers these tests start on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -19,13 +20,18 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from cortexhooks_receiver import Receiver, Router
 from cortexhooks_receiver.cli import demo as demo_module
 from cortexhooks_receiver.cli import main
 from cortexhooks_receiver.cli._common import Console
+from cortexhooks_receiver.cli.diagnose import diagnose
 from cortexhooks_receiver.cli.listen import ListenApp
 from cortexhooks_receiver.client import ManagementClient
 from cortexhooks_receiver.emulator import Emulator, RunningServer, serve_in_thread
+from cortexhooks_receiver.integrations.wsgi import WebhookApp
 from cortexhooks_receiver.sender import js_dumps
 from cortexhooks_receiver.signature import SecretKeys, compute_signature, sign, verify_signature
 
@@ -184,6 +190,90 @@ def test_sign_missing_file_exits_2(tmp_path: Path) -> None:
     assert "cannot read" in err
 
 
+def _cli(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "cortexhooks_receiver.cli", *argv]
+
+
+@contextlib.contextmanager
+def _reaped(proc: subprocess.Popen[Any]) -> Iterator[subprocess.Popen[Any]]:
+    """Yield ``proc``; kill it afterwards should the test fail before it ends."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_sign_piped_into_head_ends_quietly(body_file: Path) -> None:
+    sign_ = subprocess.Popen(
+        _cli("sign", str(body_file), "--secret", SECRET, "--timestamp", str(NOW_MS)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert sign_.stdout is not None
+    assert sign_.stderr is not None
+    head = subprocess.Popen(["head", "-1"], stdin=sign_.stdout, stdout=subprocess.PIPE)
+    sign_.stdout.close()  # head is now the only reader
+    first, _ = head.communicate(timeout=30)
+    err = sign_.stderr.read()
+    sign_.stderr.close()
+    # 0 when every line fitted in the pipe before head left, 141 (128 + SIGPIPE) otherwise.
+    assert sign_.wait(timeout=30) in (0, 141)
+    assert first == b"Content-Type: application/json\n"
+    assert err == b""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sign", "-", "--secret", SECRET],
+        ["verify", "-", "--secret", SECRET, "--signature", "sha256=00", "--timestamp", "1"],
+        ["events"],
+        [
+            "trigger",
+            "user.joined",
+            "--url",
+            "https://x.example.com/",
+            "--secret",
+            SECRET,
+            "--dry-run",
+        ],
+        ["listen", "--port", "0", "--secret", SECRET, "--max-seconds", "20"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_output_into_a_closed_pipe_exits_141_without_a_traceback(argv: list[str]) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        result = subprocess.run(
+            _cli(*argv), input=BODY, stdout=write_end,
+            stderr=subprocess.PIPE, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, b"")
+
+
+def test_listen_stops_quietly_when_its_reader_goes_away() -> None:
+    read_end, write_end = os.pipe()
+    listen_ = subprocess.Popen(
+        _cli("listen", "--port", "0", "--secret", SECRET, "--max-seconds", "30", "--json"),
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+    )
+    os.close(write_end)
+    with _reaped(listen_):
+        with os.fdopen(read_end, "rb") as reader:
+            url = json.loads(reader.readline())["listening"]
+        # Nobody reads any more: the delivery is still answered, then the listener stops.
+        answer = httpx.post(url, content=BODY, headers=sign(BODY, SECRET), timeout=10)
+        _, err = listen_.communicate(timeout=30)
+    assert answer.status_code == 200
+    assert (listen_.returncode, err) == (141, b"")
+
+
 # --- verify -------------------------------------------------------------------------------
 
 
@@ -258,6 +348,55 @@ def test_verify_says_when_reserialising_changes_the_bytes() -> None:
     assert "re-serialising this body changes its bytes" in out
 
 
+_BY_LUCK = "would still match, by luck"
+
+
+_SAME_BYTES = "  - re-serialising this body with JSON.stringify rules gives the same bytes"
+
+
+@pytest.mark.parametrize(
+    ("secret", "extra", "exit_code", "shown"),
+    [
+        pytest.param(SECRET, [], 0, None, id="valid: not shown"),
+        pytest.param(
+            SECRET, ["--verbose"], 0,
+            _SAME_BYTES + " (so a receiver that re-serialises would still match, by luck)",
+            id="valid, verbose: the by-luck note",
+        ),
+        pytest.param(
+            "whsec_someOtherSecretValue000000000000", [], 1,
+            _SAME_BYTES + ", so re-serialising it is not what breaks this signature",
+            id="no secret matches: re-serialising ruled out",
+        ),
+    ],
+)  # fmt: skip
+def test_verify_shows_the_same_bytes_line_only_when_it_matters_or_when_verbose(
+    secret: str, extra: list[str], exit_code: int, shown: str | None
+) -> None:
+    code, out = verify_text(_SIGNED, *extra, secret=secret)
+    assert code == exit_code
+    lines = [line for line in out.splitlines() if line.startswith(_SAME_BYTES)]
+    assert lines == ([] if shown is None else [shown])
+
+
+def test_verify_keeps_the_by_luck_note_for_verbose_when_only_the_timestamp_fails() -> None:
+    code, out, _ = run_cli(
+        "verify", "--secret", SECRET, "--signature", _SIGNED, "--timestamp", str(NOW_MS // 1000),
+        "--now", str(NOW_MS), stdin=BODY,
+    )  # fmt: skip
+    assert code == 1
+    assert "why (timestamp_in_seconds)" in out
+    assert _BY_LUCK not in out
+
+
+def test_verify_json_keeps_the_notes_apart_from_the_findings() -> None:
+    result = verify_cli(BODY)
+    assert result["ok"] is True
+    assert result["findings"] == ["the timestamp is 2.0 s in the past"]
+    assert len(result["notes"]) == 1
+    assert _BY_LUCK in result["notes"][0]
+
+
 def test_verify_diagnoses_a_timestamp_in_seconds() -> None:
     result = verify_cli(BODY, ts=NOW_MS // 1000)
     assert result["problem"] == "timestamp_in_seconds"
@@ -300,6 +439,178 @@ def test_verify_output_never_contains_the_secret_or_expected_signature() -> None
     assert code == 1
     assert wrong not in out + err
     assert compute_signature(BODY, wrong) not in out + err
+
+
+def verify_text(signature: str, *extra: str, secret: str = SECRET) -> tuple[int, str]:
+    code, out, err = run_cli(
+        "verify", "--secret", secret, "--signature", signature, "--timestamp", str(NOW_MS),
+        "--now", str(NOW_MS), *extra, stdin=BODY,
+    )  # fmt: skip
+    assert err == ""
+    return code, out
+
+
+def test_verify_refuses_a_sha256_prefix_as_the_receiver_does_and_says_the_hex_matches() -> None:
+    code, out = verify_text("sha256=" + compute_signature(BODY, SECRET))
+    assert code == 1
+    assert out.splitlines()[:2] == [
+        "FAILED: the receiver would answer 401 malformed_signature",
+        "  why: the signature carries a 'sha256=' prefix; CortexBuild sends the 64 hex digits "
+        "alone, and the receiver refuses anything else",
+    ]
+    assert (
+        "  - the hex after the 'sha256=' prefix is the right signature of this body: without "
+        "the prefix the receiver would accept it"
+    ) in out.splitlines()
+    assert not out.startswith("OK")
+
+
+def test_verify_says_when_the_hex_after_a_sha256_prefix_would_not_match_either() -> None:
+    code, out = verify_text("sha256=" + compute_signature(BODY, "whsec_another"))
+    assert code == 1
+    assert "FAILED: the receiver would answer 401 malformed_signature" in out
+    assert "  - without the prefix it would not verify either: no secret given reproduces" in out
+
+
+def test_verify_json_names_the_receivers_error_and_the_cause() -> None:
+    result = verify_cli(BODY, "--signature", "SHA256=" + compute_signature(BODY, SECRET))
+    assert (result["ok"], result["error"], result["problem"]) == (
+        False, "malformed_signature", "malformed_signature",
+    )  # fmt: skip
+    assert result["signature_valid"] is False
+    result = verify_cli(BODY, ts=NOW_MS // 1000)
+    assert (result["error"], result["problem"]) == (
+        "timestamp_out_of_tolerance",
+        "timestamp_in_seconds",
+    )
+    assert result["signature_valid"] is True
+
+
+def test_verify_headline_is_the_receivers_answer_and_the_cause_follows() -> None:
+    code, out = verify_text(compute_signature(BODY, SECRET), secret=SECRET.removeprefix("whsec_"))
+    assert code == 1
+    assert out.splitlines()[:2] == [
+        "FAILED: the receiver would answer 401 signature_mismatch",
+        "  why (secret_prefix): the secret is missing its whsec_ prefix: the HMAC key is the "
+        "whole string",
+    ]
+
+
+def test_verify_judges_header_values_as_the_receiver_gets_them() -> None:
+    # HTTP servers drop the spaces around a field value; an upper-case digest decodes the same.
+    code, out = verify_text(f"  {compute_signature(BODY, SECRET).upper()}\t")
+    assert code == 0
+    assert out.startswith("OK: the receiver would accept this signature and timestamp")
+
+
+def test_verify_a_secret_a_receiver_would_refuse_is_a_usage_error() -> None:
+    code, out, err = run_cli(
+        "verify", "--secret", "   ", "--signature", "0" * 64, "--timestamp", str(NOW_MS),
+        stdin=BODY,
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err.startswith("cortexhooks verify: error: A webhook secret is empty")
+
+
+_SIGNED = compute_signature(BODY, SECRET)
+_SIGNATURES = {
+    "valid": _SIGNED,
+    "valid upper-case": _SIGNED.upper(),
+    "sha256= prefix": "sha256=" + _SIGNED,
+    "sha256= prefix, other secret": "sha256=" + compute_signature(BODY, "whsec_other"),
+    "other secret": compute_signature(BODY, "whsec_other"),
+    "secret without whsec_": compute_signature(BODY, SECRET.removeprefix("whsec_")),
+    "re-serialised body": compute_signature(json.dumps(json.loads(BODY)).encode(), SECRET),
+    "two headers joined": f"{_SIGNED}, {_SIGNED}",
+    "63 digits": _SIGNED[:63],
+    "not hex": "z" * 64,
+    "empty": "",
+    "absent": None,
+}
+_TIMESTAMPS = {
+    "now": str(NOW_MS),
+    "at the window's edge": str(NOW_MS + 2000 - 300_000),
+    "just outside": str(NOW_MS + 2000 - 300_001),
+    "in the future": str(NOW_MS + 2000 + 300_000),
+    "in seconds": str(NOW_MS // 1000),
+    "an hour old": str(NOW_MS - 3_600_000),
+    "signed": f"-{NOW_MS}",
+    "fractional": f"{NOW_MS}.5",
+    "16 digits": "1" * 16,
+    "empty": "",
+    "absent": None,
+}
+# The causes a diagnosis may give for each refusal of the receiver.
+_CAUSES = {
+    "missing_signature": {"missing_signature"},
+    "malformed_signature": {"malformed_signature"},
+    "missing_timestamp": {"missing_timestamp"},
+    "invalid_timestamp": {"invalid_timestamp"},
+    "timestamp_out_of_tolerance": {"timestamp_in_seconds", "clock_skew"},
+    "signature_mismatch": {
+        "secret_whitespace",
+        "secret_prefix",
+        "body_reserialised",
+        "wrong_secret_or_body",
+    },
+}
+
+
+@pytest.mark.parametrize("timestamp", list(_TIMESTAMPS), ids=str)
+@pytest.mark.parametrize("signature", list(_SIGNATURES), ids=str)
+def test_verify_says_ok_exactly_when_the_receiver_accepts(signature: str, timestamp: str) -> None:
+    headers = {"Content-Type": "application/json"}
+    argv = ["verify", "--secret", SECRET, "--now", str(NOW_MS + 2000), "--json"]
+    if (signature_value := _SIGNATURES[signature]) is not None:
+        headers["X-CortexBuild-Signature"] = signature_value
+        argv += ["--signature", signature_value]
+    if (timestamp_value := _TIMESTAMPS[timestamp]) is not None:
+        headers["X-CortexBuild-Timestamp"] = timestamp_value
+        argv += ["--timestamp", timestamp_value]
+    receiver = Receiver(SECRET, router=Router(), now=lambda: (NOW_MS + 2000) / 1000)
+    outcome = receiver.handle(BODY, headers)
+    code, out, _ = run_cli(*argv, stdin=BODY)
+    verdict = json.loads(out)
+    refusal = outcome.error.code if outcome.error is not None else None
+    assert (code == 0, verdict["ok"], verdict["error"]) == (outcome.ok, outcome.ok, refusal)
+    if refusal is not None:
+        assert verdict["problem"] in _CAUSES[refusal]
+
+
+_header_text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    signature=st.one_of(
+        st.none(),
+        st.sampled_from([v for v in _SIGNATURES.values() if v is not None]),
+        st.builds(lambda prefix, text: prefix + text, st.sampled_from(["sha256=", "SHA256=", ""]),
+                  st.sampled_from([_SIGNED, _SIGNED.upper(), _SIGNED[1:]]) | _header_text),
+        _header_text,
+    ),
+    timestamp=st.one_of(
+        st.none(),
+        st.integers(NOW_MS - 400_000, NOW_MS + 400_000).map(str),
+        st.integers(0, 10**16).map(str),
+        _header_text,
+    ),
+)  # fmt: skip
+def test_diagnosis_verdict_and_cause_agree_with_the_receiver(
+    signature: str | None, timestamp: str | None
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["X-CortexBuild-Signature"] = signature
+    if timestamp is not None:
+        headers["X-CortexBuild-Timestamp"] = timestamp
+    receiver = Receiver(SECRET, router=Router(), now=lambda: NOW_MS / 1000)
+    outcome = receiver.handle(BODY, headers)
+    verdict = diagnose(BODY, signature, timestamp, [SECRET], now_ms=NOW_MS)
+    refusal = outcome.error.code if outcome.error is not None else None
+    assert (verdict.ok, verdict.error) == (outcome.ok, refusal)
+    if refusal is not None:
+        assert verdict.problem in _CAUSES[refusal]
 
 
 def test_verify_bad_header_line_is_a_usage_error() -> None:
@@ -405,6 +716,25 @@ def test_listen_app_verifies_prints_and_flags_duplicates() -> None:
     assert SECRET not in text
 
 
+@pytest.mark.parametrize("verbose", [False, True])
+def test_listen_shows_the_by_luck_note_only_when_verbose(verbose: bool) -> None:
+    out = io.StringIO()
+    app = ListenApp(
+        [SECRET], Console(out, io.StringIO()), path="/webhooks/cortexbuild", tolerance=300,
+        json_lines=False, verbose=verbose,
+    )  # fmt: skip
+    client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://listen.local")
+    in_seconds = sign(BODY, SECRET, timestamp=int(time.time()))
+    response = client.post("/webhooks/cortexbuild", content=BODY, headers=in_seconds)
+    assert response.status_code == 401
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith(
+        "REFUSED 401 timestamp_out_of_tolerance: the timestamp is in seconds; CortexBuild sends "
+        "Unix milliseconds (multiply by 1000, or compare with Date.now())"
+    )
+    assert any(_BY_LUCK in line for line in lines) is verbose
+
+
 def test_listen_forwards_verified_deliveries(
     receiver: tuple[VerifyingApp, RunningServer],
 ) -> None:
@@ -426,7 +756,7 @@ def test_listen_forwards_verified_deliveries(
 def _spawn(*argv: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "cortexhooks_receiver.cli", *argv],
+        _cli(*argv),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -439,17 +769,13 @@ def test_listen_subprocess_smoke() -> None:
         "listen", "--port", "0", "--secret", SECRET, "--max-events", "2", "--max-seconds", "20",
         "--json",
     )  # fmt: skip
-    try:
+    with _reaped(proc):
         assert proc.stdout is not None
         url = json.loads(proc.stdout.readline())["listening"]
         good = httpx.post(url, content=BODY, headers=sign(BODY, SECRET), timeout=5)
         bad_headers = sign(BODY, SECRET, timestamp=int(time.time()))  # seconds, not ms
         bad = httpx.post(url, content=BODY, headers=bad_headers, timeout=5)
         out, _ = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
     assert proc.returncode == 0
     assert (good.status_code, bad.status_code) == (200, 401)
     lines = [json.loads(line) for line in out.strip().splitlines()]
@@ -482,7 +808,7 @@ def test_serve_subprocess_answers_the_management_api(tmp_path: Path) -> None:
         "serve", "--port", "0", "--db", str(tmp_path / "e.db"), "--token", "tok-123",
         "--max-seconds", "30", "--json",
     )  # fmt: skip
-    try:
+    with _reaped(proc):
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
         assert "token" not in info  # a chosen token is never echoed
@@ -493,10 +819,6 @@ def test_serve_subprocess_answers_the_management_api(tmp_path: Path) -> None:
         assert unauthorised.status_code == 401
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
     assert proc.returncode == 0
 
 
@@ -530,13 +852,96 @@ def test_replay_resends_logged_deliveries_from_the_db(
 
 
 def test_replay_without_a_database_or_match_fails_clearly(tmp_path: Path) -> None:
-    code, _, err = run_cli("replay", "--db", str(tmp_path / "missing.db"))
+    code, _, err = run_cli("replay", "--db", str(tmp_path / "missing.db"), "--all")
     assert code == 2
     assert "no emulator database" in err
     Emulator(tmp_path / "empty.db", token="t").close()
-    code, _, err = run_cli("replay", "--db", str(tmp_path / "empty.db"))
+    code, _, err = run_cli("replay", "--db", str(tmp_path / "empty.db"), "--all")
     assert code == 1
     assert "no logged delivery" in err
+
+
+class LateApp:
+    """A WSGI app chosen after its server has a URL (the receiver needs the webhook's secret)."""
+
+    app: Callable[..., Any] | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        assert self.app is not None
+        return self.app(environ, start_response)
+
+
+@pytest.fixture
+def delivered(tmp_path: Path) -> Iterator[tuple[Path, VerifyingApp]]:
+    """An emulator database with two deliveries, both accepted by a verifying receiver."""
+    app = VerifyingApp()
+    with serve_in_thread(app) as server:
+        emulator = Emulator(tmp_path / "emulator.db", token="t")
+        _hook, app.secret = emulator.register(f"{server.url}/hook", ["*"])
+        emulator.emit("task.created")
+        emulator.emit("invoice.paid")
+        emulator.drain()
+        emulator.close()
+        yield tmp_path / "emulator.db", app
+
+
+def test_replay_without_a_selection_is_a_usage_error_that_names_all(
+    delivered: tuple[Path, VerifyingApp],
+) -> None:
+    db, app = delivered
+    code, out, err = run_cli("replay", "--db", str(db))
+    assert (code, out) == (2, "")
+    assert err == (
+        "cortexhooks replay: error: which deliveries? pass delivery ids (DELIVERY_ID ...), a "
+        "filter (--webhook-id, --event, --last N), or --all to re-send every logged delivery\n"
+    )
+    assert len(app.bodies) == 2  # nothing was sent again
+
+
+def test_replay_all_resends_every_logged_delivery(delivered: tuple[Path, VerifyingApp]) -> None:
+    db, app = delivered
+    code, out, _ = run_cli("replay", "--db", str(db), "--all", "--json")
+    assert code == 0
+    assert sorted(r["event"] for r in json.loads(out)) == ["invoice.paid", "task.created"]
+    assert app.bodies[2:] == app.bodies[:2]
+
+
+def test_replay_ids_and_all_together_is_a_usage_error(
+    delivered: tuple[Path, VerifyingApp],
+) -> None:
+    db, app = delivered
+    delivery_id = app.headers[0]["x-cortexbuild-delivery-id"]
+    code, _, err = run_cli("replay", "--db", str(db), delivery_id, "--all")
+    assert code == 2
+    assert err == "cortexhooks replay: error: pass delivery ids or --all, not both\n"
+    assert len(app.bodies) == 2
+
+
+def test_replay_shows_a_duplicate_answer_as_duplicate(tmp_path: Path) -> None:
+    late = LateApp()
+    with serve_in_thread(late) as server:
+        emulator = Emulator(tmp_path / "emulator.db", token="t")
+        _hook, secret = emulator.register(f"{server.url}/hook", ["*"])
+        late.app = WebhookApp(Receiver(secret, router=Router()))
+        emulator.emit("invoice.paid")
+        emulator.drain()
+        emulator.close()
+        code, out, _ = run_cli("replay", "--db", str(tmp_path / "emulator.db"), "--all")
+        assert code == 0
+        assert out.splitlines()[0].split() == ["DELIVERY", "EVENT", "STATUS", "RESULT"]
+        assert out.splitlines()[2].split()[1:] == ["invoice.paid", "200", "duplicate"]
+        code, out, _ = run_cli("replay", "--db", str(tmp_path / "emulator.db"), "--all", "--json")
+    [result] = json.loads(out)
+    assert (result["status"], result["outcome"], result["duplicate"]) == (200, "success", True)
+
+
+def test_replay_shows_a_first_delivery_as_success(delivered: tuple[Path, VerifyingApp]) -> None:
+    db, _app = delivered
+    code, out, _ = run_cli("replay", "--db", str(db), "--event", "invoice.paid")
+    assert code == 0
+    assert out.splitlines()[2].split()[1:] == ["invoice.paid", "200", "success"]
+    code, out, _ = run_cli("replay", "--db", str(db), "--event", "invoice.paid", "--json")
+    assert json.loads(out)[0]["duplicate"] is False
 
 
 # --- demo -------------------------------------------------------------------------------------
@@ -578,7 +983,7 @@ def test_demo_exits_1_and_flags_an_unexpected_outcome(monkeypatch: pytest.Monkey
 
 def test_demo_subprocess_smoke_prints_the_table() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cortexhooks_receiver.cli", "demo"],
+        _cli("demo"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -22,6 +22,7 @@ __all__ = [
     "CLIError",
     "Console",
     "add_json_flag",
+    "add_verbose_flag",
     "read_body",
     "resolve_secret",
 ]
@@ -89,6 +90,17 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
     """Add ``--json`` (machine-readable output) to ``parser``."""
     parser.add_argument(
         "--json", action="store_true", help="print machine-readable JSON instead of text"
+    )
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--verbose`` (also print the notes a diagnosis keeps for digging deeper)."""
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="also print notes that do not change the verdict (e.g. whether re-serialising the "
+        "body would keep its bytes)",
     )
 
 

@@ -2,7 +2,8 @@
 
 Verification is the library's own (:func:`~cortexhooks_receiver.signature.verify_signature`);
 a refused request gets the receiver's 401 and a diagnosis on the console. ``--forward-to``
-passes verified deliveries (same body and headers) on to your app and relays its answer.
+passes verified deliveries (same body and headers) on to your app and relays its answer. When
+whoever reads the console goes away (``listen | head``), the listener stops.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from cortexhooks_receiver.errors import WebhookError
 from cortexhooks_receiver.receiver import DEFAULT_PATH
 from cortexhooks_receiver.signature import SecretKeys, verify_signature
 
-from ._common import EXIT_OK, CLIError, Console, add_json_flag, resolve_secret
+from ._common import EXIT_OK, CLIError, Console, add_json_flag, add_verbose_flag, resolve_secret
 from .diagnose import diagnose
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ def register(subparsers: Any) -> None:
         "--max-events", type=int, help="exit after this many requests (default: run until Ctrl-C)"
     )
     parser.add_argument("--max-seconds", type=float, help="exit after this many seconds")
+    add_verbose_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -72,6 +74,7 @@ class ListenApp:
         tolerance: float,
         json_lines: bool,
         forward_to: str | None = None,
+        verbose: bool = False,
     ) -> None:
         self.keys = SecretKeys(secrets)
         self.secrets = secrets
@@ -80,6 +83,8 @@ class ListenApp:
         self.tolerance = tolerance
         self.json_lines = json_lines
         self.forward_to = forward_to
+        self.verbose = verbose
+        self.reader_gone = False
         self.seen: set[str] = set()
         self.count = 0
         self.done = threading.Event()
@@ -114,7 +119,7 @@ class ListenApp:
         try:
             verify_signature(body, headers, self.keys, tolerance=self.tolerance)
         except WebhookError as exc:
-            self._refused(body, headers, exc)
+            self._report(self._refused, body, headers, exc)
             result: tuple[int, Any] = (exc.status, {"error": exc.code, "message": exc.message})
         else:
             result = self._accepted(body, headers)
@@ -123,6 +128,16 @@ class ListenApp:
             if self.max_events is not None and self.count >= self.max_events:
                 self.done.set()
         return result
+
+    def _report(self, write: Callable[..., None], *args: Any) -> None:
+        """Print about one request; when nobody reads the console any more, stop listening."""
+        try:
+            write(*args)
+        except BrokenPipeError:
+            # The request is still answered; run() then ends the command the way main() ends
+            # any command whose reader went away.
+            self.reader_gone = True
+            self.done.set()
 
     def _refused(self, body: bytes, headers: dict[str, str], exc: WebhookError) -> None:
         verdict = diagnose(
@@ -147,8 +162,8 @@ class ListenApp:
             )
             return
         self.console.print(f"[{_clock()}] REFUSED {exc.status} {exc.code}: {verdict.message}")
-        for finding in verdict.findings:
-            self.console.print(f"    - {finding}")
+        for line in verdict.findings + (verdict.notes if self.verbose else []):
+            self.console.print(f"    - {line}")
 
     def _accepted(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
         delivery_id = headers.get("x-cortexbuild-delivery-id")
@@ -160,10 +175,17 @@ class ListenApp:
             payload: Any = json.loads(body)
         except ValueError:
             payload = body.decode("utf-8", "replace")
-        event = payload.get("event") if isinstance(payload, dict) else None
         status, answer = 200, {"received": True, **({"duplicate": True} if duplicate else {})}
         if self.forward_to:
             status, answer = self._forward(body, headers)
+        self._report(self._print_accepted, headers, payload, status, duplicate)
+        return status, answer
+
+    def _print_accepted(
+        self, headers: dict[str, str], payload: Any, status: int, duplicate: bool
+    ) -> None:
+        delivery_id = headers.get("x-cortexbuild-delivery-id")
+        event = payload.get("event") if isinstance(payload, dict) else None
         if self.json_lines:
             self.console.json(
                 {
@@ -187,7 +209,6 @@ class ListenApp:
             self.console.print("\n".join("    " + line for line in pretty.splitlines()))
             if self.forward_to:
                 self.console.print(f"    -> forwarded to {self.forward_to}: {status}")
-        return status, answer
 
     def _forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
         import httpx
@@ -225,6 +246,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         tolerance=args.tolerance,
         json_lines=args.json,
         forward_to=args.forward_to,
+        verbose=args.verbose,
     )
     app.max_events = args.max_events
     try:
@@ -242,4 +264,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
         pass
     finally:
         server.stop()
+    if app.reader_gone:
+        raise BrokenPipeError  # main() ends every command whose reader went away the same way
     return EXIT_OK

@@ -1,10 +1,12 @@
-"""``cortexhooks verify``: check a captured request and explain why it fails, if it does."""
+"""``cortexhooks verify``: judge a captured request as the receiver does, and explain why."""
 
 from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import Any, Final
+
+from cortexhooks_receiver.errors import VerificationError
 
 from ._common import (
     EXIT_FAILED,
@@ -12,12 +14,17 @@ from ._common import (
     CLIError,
     Console,
     add_json_flag,
+    add_verbose_flag,
     read_body,
     resolve_secret,
 )
-from .diagnose import diagnose
+from .diagnose import Diagnosis, diagnose
 
 __all__ = ["register", "run"]
+
+# HTTP servers drop a field value's surrounding spaces and tabs (RFC 9110, section 5.5), and a
+# captured header line may keep its line ending: the receiver never sees either.
+_NOT_RECEIVED: Final = " \t\r\n"
 
 
 def register(subparsers: Any) -> None:
@@ -25,8 +32,10 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "verify",
         help="verify a body + headers and diagnose failures",
-        description="Verify a captured delivery. On failure, say why: wrong secret, a "
-        "re-serialised body, a timestamp in seconds, or clock skew. Exit 0 when valid, 1 when not.",
+        description="Judge a captured delivery's signature and timestamp exactly as the receiver "
+        "does. On failure, say what the receiver answers and why: a malformed or 'sha256='-"
+        "prefixed signature, wrong secret, a re-serialised body, a timestamp in seconds, or clock "
+        "skew. Exit 0 when the receiver would accept it, 1 when not.",
     )
     parser.add_argument("file", nargs="?", default="-", help="raw body file (default: stdin)")
     parser.add_argument(
@@ -48,6 +57,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--now", type=int, help="Unix milliseconds to check the timestamp against (default: now)"
     )
+    add_verbose_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -58,15 +68,20 @@ def _headers(lines: list[str]) -> dict[str, str]:
         name, sep, value = line.partition(":")
         if not sep or not name.strip():
             raise CLIError(f"--header expects 'Name: value', got {line!r}")
-        headers[name.strip().lower()] = value.strip()
+        headers[name.strip().lower()] = value.strip(_NOT_RECEIVED)
     return headers
 
 
+def _as_received(option: str | None, header: str | None) -> str | None:
+    """The header value the receiver would get: the option's, else the captured header's."""
+    return header if option is None else option.strip(_NOT_RECEIVED)
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Print the diagnosis; exit 0 when the request verifies, 1 when it does not."""
+    """Print the verdict and its explanation; exit 0 when the receiver would accept, 1 when not."""
     headers = _headers(args.header)
-    signature = args.signature or headers.get("x-cortexbuild-signature")
-    timestamp = args.timestamp or headers.get("x-cortexbuild-timestamp")
+    signature = _as_received(args.signature, headers.get("x-cortexbuild-signature"))
+    timestamp = _as_received(args.timestamp, headers.get("x-cortexbuild-timestamp"))
     secrets = resolve_secret(args.secret)
     body = read_body(args.file)
     now_ms = args.now if args.now is not None else time.time_ns() // 1_000_000
@@ -74,10 +89,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         console.json(result)
     else:
-        if result.ok:
-            console.print(f"OK: {result.message}")
-        else:
-            console.print(f"FAILED ({result.problem}): {result.message}")
-        for finding in result.findings:
-            console.print(f"  - {finding}")
+        _print(result, console, verbose=args.verbose)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _print(result: Diagnosis, console: Console, *, verbose: bool) -> None:
+    if result.ok:
+        console.print(f"OK: {result.message}")
+    else:
+        console.print(
+            f"FAILED: the receiver would answer {VerificationError.status} {result.error}"
+        )
+        why = "why" if result.problem == result.error else f"why ({result.problem})"
+        console.print(f"  {why}: {result.message}")
+    for line in result.findings + (result.notes if verbose else []):
+        console.print(f"  - {line}")

@@ -13,6 +13,7 @@
     │   ├── UnsupportedMediaType      415 unsupported_media_type
     │   ├── InvalidContentLength      400 invalid_content_length (adapters, before reading)
     │   ├── BodyAlreadyConsumed       500 body_already_consumed (adapters: the body was gone)
+    │   ├── ReceiverMisconfigured     500 receiver_misconfigured (adapters: no receiver to run)
     │   ├── VerificationError         401: the request is not provably genuine
     │   │   ├── MissingSignature      401 missing_signature
     │   │   ├── MalformedSignature    401 malformed_signature
@@ -66,6 +67,7 @@ __all__ = [
     "MissingSignature",
     "MissingTimestamp",
     "PayloadTooLarge",
+    "ReceiverMisconfigured",
     "SecretTypeError",
     "SignatureMismatch",
     "StoreError",
@@ -210,6 +212,19 @@ class BodyAlreadyConsumed(WebhookError):
         "middleware, request.get_json(cache=False), request.POST on a form body). Let the "
         "webhook view read the raw body itself."
     )
+
+
+class ReceiverMisconfigured(WebhookError):
+    """The adapter's receiver cannot be built from the settings (500); the server log says why.
+
+    The reason (which may name settings) goes to the server log only; the sender gets one safe
+    sentence and retries, so no delivery is lost once the setting is fixed.
+    """
+
+    code = "receiver_misconfigured"
+    status = 500
+    default_message = "The webhook endpoint is misconfigured; see the server log."
+    default_hint = "Run the framework's checks (manage.py check): they name the setting to fix."
 
 
 class VerificationError(WebhookError):

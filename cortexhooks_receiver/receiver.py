@@ -55,7 +55,7 @@ from .signature import (
 from .stores import AsyncStore, ClaimState, MemoryStore, Store, SyncStoreAsAsync
 from .stores import open_store as _open_store
 
-__all__ = ["DEFAULT_PATH", "Outcome", "Receiver", "verify"]
+__all__ = ["DEFAULT_PATH", "Outcome", "Receiver", "refusal_outcome", "verify"]
 
 DEFAULT_PATH: Final = "/webhooks/cortexbuild"
 DEFAULT_RETENTION: Final = 86_400
@@ -502,6 +502,15 @@ def _detached(error: WebhookError) -> WebhookError:
     error.__context__ = None
     error.__cause__ = None
     return error
+
+
+def refusal_outcome(error: WebhookError) -> Outcome:
+    """Return the answer to ``error`` when there is no receiver to ask (it could not be built).
+
+    An adapter that has a receiver answers through :meth:`Receiver.refuse` instead, which logs.
+    Never raises.
+    """
+    return _refusal_outcome(_detached(error), None)
 
 
 def _refusal_outcome(error: WebhookError, event: AnyEvent | None) -> Outcome:

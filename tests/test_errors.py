@@ -56,6 +56,7 @@ BASES: list[type[WebhookError]] = [WebhookError, VerificationError]
 ADAPTER_TABLE: list[tuple[type[WebhookError], str, int]] = [
     (errors.InvalidContentLength, "invalid_content_length", 400),
     (errors.BodyAlreadyConsumed, "body_already_consumed", 500),
+    (errors.ReceiverMisconfigured, "receiver_misconfigured", 500),
 ]
 
 NOW_MS = 1_762_698_600_000

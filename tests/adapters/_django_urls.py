@@ -37,5 +37,6 @@ urlpatterns = [
     path("webhooks/cortexbuild", SyncView.as_view()),
     path("async/webhooks/cortexbuild", AsyncView.as_view()),
     path("project/webhooks/cortexbuild", include("cortexhooks_receiver.integrations.django.urls")),
+    path("project/async/webhooks/cortexbuild", AsyncWebhookView.as_view()),
     path("form", form_view),
 ]

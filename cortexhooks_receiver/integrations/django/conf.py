@@ -15,10 +15,14 @@ Keys (all optional except a secret)::
     }
 
 Without ``SECRET``/``SECRETS`` the ``CORTEXBUILD_WEBHOOK_SECRET`` environment variable is used.
+
+Nothing here reads the settings at import time: a wrong setting is reported by the system checks
+(:mod:`.checks`), never as a traceback while Django loads the URLconf.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Final
 
@@ -26,16 +30,32 @@ from cortexhooks_receiver.receiver import Receiver
 from cortexhooks_receiver.stores import Store
 
 __all__ = [
+    "APP_NAME",
     "DEFAULT_STORE",
+    "DICT_HINT",
     "SETTING_NAME",
+    "async_views_enabled",
     "connect_signals",
     "get_receiver",
+    "not_a_dict",
     "open_django_store",
+    "require_installed",
     "reset_receiver",
     "settings_dict",
 ]
 
+logger = logging.getLogger("cortexhooks_receiver.integrations.django")
+
+APP_NAME: Final = "cortexhooks_receiver.integrations.django"
+NOT_INSTALLED: Final = (
+    "The CortexBuild webhook app is not installed: "
+    f'add "{APP_NAME}" to INSTALLED_APPS in your settings, then run manage.py migrate.'
+)
 SETTING_NAME: Final = "CORTEXHOOKS"
+DICT_HINT: Final = (
+    f'Write {SETTING_NAME} = {{"SECRET": "whsec_..."}}: the secret goes under the "SECRET" key '
+    "(or leave the setting out and set the CORTEXBUILD_WEBHOOK_SECRET environment variable)."
+)
 DEFAULT_STORE: Final = "django-orm"
 _ARGS: Final = {
     "SECRET": "secret",
@@ -50,21 +70,59 @@ _lock = threading.Lock()
 _receiver: Receiver | None = None
 
 
+def not_a_dict(value: object) -> str:
+    """Return the sentence saying that the setting is ``value``'s type instead of a dict.
+
+    Only the type is named: the value may be the secret itself. Never raises.
+    """
+    return f"settings.{SETTING_NAME} must be a dict, not a {type(value).__name__}."
+
+
+def _raw_setting() -> object:
+    from django.conf import settings
+
+    return getattr(settings, SETTING_NAME, None)
+
+
 def settings_dict() -> dict[str, Any]:
     """Return the project's ``CORTEXHOOKS`` setting (an empty dict when unset).
 
     Raises:
-        ImproperlyConfigured: the setting is not a dict.
+        ImproperlyConfigured: the setting is not a dict (system check ``cortexhooks.E003``).
     """
-    from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
-    value = getattr(settings, SETTING_NAME, None)
+    value = _raw_setting()
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ImproperlyConfigured(f"settings.{SETTING_NAME} must be a dict.")
+        raise ImproperlyConfigured(f"{not_a_dict(value)} {DICT_HINT}")
     return value
+
+
+def async_views_enabled() -> bool:
+    """Return whether ``CORTEXHOOKS["ASYNC"]`` is true (``False`` when the setting is no dict).
+
+    Never raises: ``urls.py`` calls it while Django loads the URLconf, where a wrong setting must
+    not hide the system check that reports it.
+    """
+    value = _raw_setting()
+    return isinstance(value, dict) and bool(value.get("ASYNC"))
+
+
+def require_installed() -> None:
+    """Check that this app is in ``INSTALLED_APPS``.
+
+    Raises:
+        ImproperlyConfigured: it is not; the message names the line to add. Without the app, no
+            system check of it runs, no ``webhooks.py`` is imported and the ORM store has no
+            model, so every delivery would fail or be acknowledged unhandled.
+    """
+    from django.apps import apps
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not apps.is_installed(APP_NAME):
+        raise ImproperlyConfigured(NOT_INSTALLED)
 
 
 def open_django_store(spec: str | Store) -> str | Store:
@@ -108,7 +166,11 @@ def build_receiver(settings: dict[str, Any] | None = None) -> Receiver:
 def get_receiver() -> Receiver:
     """Return the project's Receiver, built once from ``settings.CORTEXHOOKS``.
 
+    A receiver without any handler says so once, on the first delivery (the receiver's own
+    warning); the system check ``cortexhooks.W003`` says it at start-up.
+
     Raises:
+        ImproperlyConfigured: this app is not installed, or the setting is not a dict.
         ConfigurationError: see :func:`build_receiver`.
     """
     global _receiver
@@ -117,6 +179,7 @@ def get_receiver() -> Receiver:
         with _lock:
             receiver = _receiver
             if receiver is None:
+                require_installed()
                 receiver = _receiver = build_receiver()
     return receiver
 
@@ -131,12 +194,12 @@ def reset_receiver() -> None:
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting == SETTING_NAME:
+    if setting in (SETTING_NAME, "INSTALLED_APPS"):
         reset_receiver()
 
 
 def connect_signals() -> None:
-    """Rebuild the Receiver when ``settings.CORTEXHOOKS`` changes (``override_settings``)."""
+    """Rebuild the Receiver when ``CORTEXHOOKS`` or ``INSTALLED_APPS`` change (in tests)."""
     from django.core.signals import setting_changed
 
     setting_changed.connect(_on_setting_changed, dispatch_uid="cortexhooks_setting_changed")

@@ -6,21 +6,28 @@
 
 The view is :class:`~.views.WebhookView`, or :class:`~.views.AsyncWebhookView` when
 ``CORTEXHOOKS["ASYNC"]`` is true (ASGI projects). Reverse it as ``"cortexhooks:webhook"``.
+
+Loading it raises ``ImproperlyConfigured`` when the app is not in ``INSTALLED_APPS`` (its checks,
+``webhooks.py`` discovery and model would be missing): ``manage.py check``, ``runserver`` and the
+first request stop with the line to add. A wrong ``CORTEXHOOKS`` does not stop it: the system
+checks report that.
 """
 
 from __future__ import annotations
 
 from django.urls import path
 
-from .conf import settings_dict
+from .conf import async_views_enabled, require_installed
 from .views import AsyncWebhookView, WebhookView
+
+require_installed()
 
 app_name = "cortexhooks"
 
 urlpatterns = [
     path(
         "",
-        (AsyncWebhookView if settings_dict().get("ASYNC") else WebhookView).as_view(),
+        (AsyncWebhookView if async_views_enabled() else WebhookView).as_view(),
         name="webhook",
     ),
 ]

@@ -9,24 +9,37 @@ Both are ``csrf_exempt`` (the sender authenticates by signature, not by cookie),
 method (the core answers non-POST with its JSON 405), and read the raw body themselves: never
 ``request.POST`` or ``request.body`` (which would refuse bodies over
 ``DATA_UPLOAD_MAX_MEMORY_SIZE`` with an HTML 400).
+
+When the project's receiver cannot be built (the app is not installed, ``CORTEXHOOKS`` is not a
+dict, no secret: what the system checks report), the views answer 500
+``receiver_misconfigured`` and log what to fix; the sender retries, so no delivery is lost once
+it is fixed.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from cortexhooks_receiver.errors import BodyAlreadyConsumed
+from cortexhooks_receiver.errors import (
+    BodyAlreadyConsumed,
+    ConfigurationError,
+    ReceiverMisconfigured,
+)
 from cortexhooks_receiver.integrations._common import note_wsgi_server, precheck, read_capped
-from cortexhooks_receiver.receiver import Outcome, Receiver
+from cortexhooks_receiver.receiver import Outcome, Receiver, refusal_outcome
 
 from .conf import get_receiver
 
-__all__ = ["AsyncWebhookView", "WebhookView"]
+__all__ = ["AsyncWebhookView", "ReceiverMisconfigured", "WebhookView"]
+
+logger = logging.getLogger("cortexhooks_receiver.integrations.django")
 
 
 def _read(request: HttpRequest, method: str, length: int | None, cap: int) -> bytes:
@@ -50,34 +63,40 @@ class _Base(View):  # type: ignore[misc]
     def _receiver(self) -> Receiver:
         return self.receiver if self.receiver is not None else get_receiver()
 
-    def _prepare(self, request: HttpRequest, receiver: Receiver) -> tuple[Outcome | None, bytes]:
+    def _prepare(self, request: HttpRequest) -> tuple[Receiver, bytes] | Outcome:
+        # The receiver and the raw body, or the answer to send without running the receiver.
+        try:
+            receiver = self._receiver()
+        except (ImproperlyConfigured, ConfigurationError) as exc:
+            logger.error("The CortexBuild webhook endpoint is misconfigured: %s", exc)
+            return refusal_outcome(ReceiverMisconfigured())
         method = request.method or "GET"
         meta = request.META
         refused, length = precheck(method, meta.get("CONTENT_LENGTH"), receiver)
         if refused is not None:
-            return refused, b""
+            return refused
         try:
-            return None, _read(request, method, length, receiver.max_body_bytes)
+            return receiver, _read(request, method, length, receiver.max_body_bytes)
         except BodyAlreadyConsumed as exc:
-            return receiver.refuse(exc), b""
+            return receiver.refuse(exc)
 
 
 @method_decorator(csrf_exempt, name="dispatch")
 class WebhookView(_Base):
     """Sync class-based view answering CortexBuild webhooks with the project's Receiver.
 
-    Raises:
-        ConfigurationError: (on the first request) ``settings.CORTEXHOOKS`` has no usable
-            secret; the system check ``cortexhooks.E001`` reports that at start-up.
+    A project receiver that cannot be built (no usable secret, reported at start-up by the system
+    check ``cortexhooks.E001``) is not raised: the request is answered with 500
+    ``receiver_misconfigured`` (see the module docs).
     """
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """Handle any method: read the raw body, run the Receiver, answer its Outcome."""
-        receiver = self._receiver()
+        prepared = self._prepare(request)
+        if isinstance(prepared, Outcome):
+            return _response(prepared)
+        receiver, body = prepared
         note_wsgi_server(receiver, request.META)
-        refused, body = self._prepare(request, receiver)
-        if refused is not None:
-            return _response(refused)
         return _response(receiver.handle(body, request.META, request.method or "GET"))
 
 
@@ -85,8 +104,7 @@ class WebhookView(_Base):
 class AsyncWebhookView(_Base):
     """Async class-based view for ASGI projects; handlers never block the event loop.
 
-    Raises:
-        ConfigurationError: (on the first request) no usable secret; see :class:`WebhookView`.
+    A project receiver that cannot be built is answered as by :class:`WebhookView`.
     """
 
     async def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -95,9 +113,9 @@ class AsyncWebhookView(_Base):
 
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """Handle any method: read the raw body, await the Receiver, answer its Outcome."""
-        receiver = self._receiver()
-        refused, body = self._prepare(request, receiver)
-        if refused is not None:
-            return _response(refused)
+        prepared = self._prepare(request)
+        if isinstance(prepared, Outcome):
+            return _response(prepared)
+        receiver, body = prepared
         outcome = await receiver.handle_async(body, request.META, request.method or "GET")
         return _response(outcome)

@@ -114,6 +114,26 @@ def webhook_headers(
             _str(environ("HTTP_X_CORTEXBUILD_DELIVERY_ID")),
             _str(environ("HTTP_X_CORTEXBUILD_WEBHOOK_ID")),
         )
+    if type(headers) is dict:
+        # A dict whose every key is one of ours in its canonical casing, each with a str value
+        # (what ch.sign returns and CortexBuild sends) cannot hold a name twice: no scan needed.
+        get = headers.get
+        content_type = get("Content-Type")
+        encoding = get("Content-Encoding")
+        signature = get("X-CortexBuild-Signature")
+        timestamp = get("X-CortexBuild-Timestamp")
+        delivery_id = get("X-CortexBuild-Delivery-Id")
+        webhook_id = get("X-CortexBuild-Webhook-Id")
+        if len(headers) == (
+            (type(content_type) is str)
+            + (type(encoding) is str)
+            + (type(signature) is str)
+            + (type(timestamp) is str)
+            + (type(delivery_id) is str)
+            + (type(webhook_id) is str)
+            + (type(get("X-CortexBuild-Event")) is str)
+        ):
+            return content_type, encoding, signature, timestamp, delivery_id, webhook_id
     view = header_view(headers)
     get = view.get
     # Unrolled for the hot path: a header sent as a str under its HTTP name is one dict lookup;

@@ -244,6 +244,7 @@ class Receiver(TypedOn):
             router = Router()
             router.include(default_router)
         self.router = router
+        self._memory_store = self.store if type(self.store) is MemoryStore else None
         self._retry_after = max(1, min(int(lease), 10))
         self._refusals = RefusalLog(time.monotonic if now is None else now)
         self._unhandled = UnhandledLog()
@@ -347,10 +348,14 @@ class Receiver(TypedOn):
             self._admit(delivery)
         except WebhookError as exc:
             return self._finish(delivery, self._refusal(exc))
-        yield CLAIM
-        if delivery.failure is not None:
-            return self._finish(delivery, self._store_down(delivery.failure, delivery.event))
-        state = delivery.result
+        memory = self._memory_store
+        if memory is None:
+            yield CLAIM
+            if delivery.failure is not None:
+                return self._finish(delivery, self._store_down(delivery.failure, delivery.event))
+            state = delivery.result
+        else:  # in this process, never blocks nor fails: nothing for a driver to perform
+            state = memory.claim(delivery.keys, self.lease, delivery.token)
         if state is not ClaimState.NEW:
             return self._finish(delivery, self._not_new(state, delivery.event))
         if delivery.handlers:
@@ -365,7 +370,10 @@ class Receiver(TypedOn):
                         exc_info=delivery.failure,
                     )
                 return self._finish(delivery, self._handler_failed(failure, delivery.event))
-        yield COMPLETE
+        if memory is None:
+            yield COMPLETE
+        else:
+            memory.complete(delivery.keys, self.retention, delivery.token)
         if delivery.failure is not None:
             # The handlers ran: answering 200 stops the retries. Only dedup memory is lost.
             logger.warning(

@@ -18,7 +18,7 @@ from typing import Final, TextIO
 from cortexhooks_receiver._version import __version__
 from cortexhooks_receiver.errors import ConfigurationError
 
-from . import demo, events, listen, replay, serve, sign, trigger, verify
+from . import demo, events, listen, replay, secret, serve, sign, trigger, verify
 from ._common import EXIT_USAGE, CLIError, Console
 
 __all__ = ["build_parser", "main"]
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cortexhooks {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (demo, listen, trigger, sign, verify, events, serve, replay):
+    for module in (demo, listen, trigger, sign, verify, events, serve, replay, secret):
         module.register(subparsers)
     return parser
 

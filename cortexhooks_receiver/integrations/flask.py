@@ -28,11 +28,12 @@ Importing this module does not import Flask: it is imported when a ``CortexHooks
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cortexhooks_receiver.errors import BodyAlreadyConsumed
-from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome, Receiver
+from cortexhooks_receiver.errors import BodyAlreadyConsumed, ConfigurationError
+from cortexhooks_receiver.receiver import DEFAULT_PATH, SECRET_ENV_VAR, Outcome, Receiver
 from cortexhooks_receiver.routing import Router, default_router
 
 from ._common import note_wsgi_server, precheck, read_capped, require
@@ -150,6 +151,13 @@ def receiver_from_config(config: Any, router: Router | None = None) -> Receiver:
         value = config.get(key)
         if value is not None:
             kwargs[arg] = value
+    if "secret" not in kwargs and "secrets" not in kwargs and SECRET_ENV_VAR not in os.environ:
+        # Said in Flask's terms: the Receiver's own message names its keyword argument.
+        raise ConfigurationError(
+            'No webhook secret: set app.config["CORTEXHOOKS_SECRET"] = "whsec_..." (or a list '
+            'in app.config["CORTEXHOOKS_SECRETS"] during a rotation), or the '
+            f"{SECRET_ENV_VAR} environment variable."
+        )
     return Receiver(router=router or _new_router(), **kwargs)
 
 

@@ -24,10 +24,10 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
+from ._concurrency import run_sync, to_thread
 from ._headers import Headers, webhook_headers
 from ._logs import RefusalLog, UnhandledLog
 from ._logs import receiver_logger as logger
-from ._run_sync import run_sync
 from ._typed_on import TypedOn
 from .errors import (
     ConfigurationError,
@@ -324,7 +324,7 @@ class Receiver(TypedOn):
                 if registration.is_async:
                     await registration.func(event)
                 else:
-                    await _to_thread(registration.func, event)
+                    await to_thread(registration.func, event)
             return None
         store = self._async_store
         if action is CLAIM:
@@ -528,13 +528,6 @@ def _attach_delivery(event: AnyEvent, delivery_id: str | None, webhook_id: str |
     if delivery_id is not None or webhook_id is not None:
         msgspec.structs.force_setattr(event, "delivery_id", delivery_id)
         msgspec.structs.force_setattr(event, "webhook_id", webhook_id)
-
-
-async def _to_thread(func: Callable[[AnyEvent], object], event: AnyEvent) -> object:
-    # asyncio is imported on first use: it costs a third of the package's import time.
-    from asyncio import to_thread
-
-    return await to_thread(func, event)
 
 
 def verify(

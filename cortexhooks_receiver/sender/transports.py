@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import msgspec
 
-from cortexhooks_receiver._run_sync import run_sync
+from cortexhooks_receiver._concurrency import run_sync
 
 from .errors import NoResponseError
 from .urlpolicy import Target

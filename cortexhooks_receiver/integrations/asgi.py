@@ -14,22 +14,23 @@ can be served directly.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Final
 
 from cortexhooks_receiver._headers import HeaderView
+from cortexhooks_receiver._types import Receive, Scope, Send
 from cortexhooks_receiver.errors import BodyAlreadyConsumed
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
 from ._common import precheck
 
-__all__ = ["DEFAULT_READ_TIMEOUT", "WebhookApp", "asgi_headers", "read_body", "send_outcome"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+__all__ = [
+    "DEFAULT_READ_TIMEOUT",
+    "WebhookApp",
+    "asgi_headers",
+    "read_body",
+    "send_outcome",
+    "webhook_outcome",
+]
 
 DEFAULT_READ_TIMEOUT: Final = 30.0
 """Seconds to wait for the body: a drained ``receive`` channel must never hang the request."""

@@ -25,6 +25,7 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from ._concurrency import run_sync, to_thread
+from ._config import SECRET_ENV_VAR
 from ._headers import Headers, webhook_headers
 from ._logs import RefusalLog, UnhandledLog
 from ._logs import receiver_logger as logger
@@ -61,7 +62,6 @@ DEFAULT_PATH: Final = "/webhooks/cortexbuild"
 DEFAULT_RETENTION: Final = 86_400
 DEFAULT_MAX_BODY_BYTES: Final = 1_048_576
 DEFAULT_LEASE: Final = 60.0
-SECRET_ENV_VAR: Final = "CORTEXBUILD_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
 
 _JSON: Final = ("Content-Type", "application/json")
 _OK_HEADERS: Final[tuple[tuple[str, str], ...]] = (_JSON,)

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Final
 
+from ._config import SECRET_ENV_VAR
 from ._headers import Headers, signature_headers
 from .errors import (
     BodyTypeError,
@@ -118,7 +119,7 @@ class SecretKeys:
             if not item.strip():
                 raise ConfigurationError(
                     "A webhook secret is empty; set it to the secret CortexBuild returned at "
-                    "registration (CORTEXBUILD_WEBHOOK_SECRET)."
+                    f"registration ({SECRET_ENV_VAR})."
                 )
             try:
                 keys.append(item.encode("utf-8"))

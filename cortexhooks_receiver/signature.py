@@ -43,6 +43,7 @@ __all__ = [
     "SecretKeys",
     "check_body",
     "compute_signature",
+    "new_delivery_id",
     "now_ms",
     "sign",
     "verify_signature",
@@ -195,6 +196,11 @@ def now_ms(now: Now | None = None) -> int:
     return int(now * 1000)
 
 
+def new_delivery_id() -> str:
+    """Return a fresh delivery id: ``dlv_`` + 32 hex digits (128 random bits). Never raises."""
+    return f"dlv_{os.urandom(16).hex()}"
+
+
 def sign(
     body: Body,
     secret: str,
@@ -221,7 +227,7 @@ def sign(
         "Content-Type": "application/json",
         "X-CortexBuild-Signature": compute_signature(body, secret),
         "X-CortexBuild-Timestamp": str(now_ms() if timestamp is None else timestamp),
-        "X-CortexBuild-Delivery-Id": delivery_id or f"dlv_{os.urandom(16).hex()}",
+        "X-CortexBuild-Delivery-Id": delivery_id or new_delivery_id(),
     }
     if event is not None:
         headers["X-CortexBuild-Event"] = event

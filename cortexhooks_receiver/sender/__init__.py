@@ -4,6 +4,8 @@ Needs the ``sender`` extra for real HTTP (``pip install cortexhooks-receiver[sen
 imported only when a transport is created. See ``docs/sender.md``.
 """
 
+from cortexhooks_receiver.signature import new_delivery_id
+
 from .errors import NoResponseError, SenderError, UnsafeURLError
 from .jsonjs import dumps as js_dumps
 from .schedule import DEFAULT_TIMEOUT, DISABLE_AFTER, RETRY_SCHEDULE, VirtualClock
@@ -19,7 +21,6 @@ from .sender import (
     MemoryHealth,
     Sender,
     build_payload,
-    new_delivery_id,
 )
 from .transports import (
     ASGIAppTransport,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final, Literal, Protocol
@@ -24,7 +23,7 @@ from typing import Any, Final, Literal, Protocol
 import msgspec
 
 from cortexhooks_receiver._version import __version__
-from cortexhooks_receiver.signature import compute_signature
+from cortexhooks_receiver.signature import compute_signature, new_delivery_id
 
 from . import jsonjs
 from .errors import NoResponseError
@@ -44,7 +43,6 @@ __all__ = [
     "MemoryHealth",
     "Sender",
     "build_payload",
-    "new_delivery_id",
 ]
 
 from cortexhooks_receiver._logs import sender_logger as logger
@@ -195,11 +193,6 @@ class MemoryHealth:
         with self._lock:
             self._disabled.discard(webhook_id)
             self._failures[webhook_id] = 0
-
-
-def new_delivery_id() -> str:
-    """Return a fresh delivery id (``dlv_`` + 32 hex digits)."""
-    return f"dlv_{uuid.uuid4().hex}"
 
 
 def build_payload(

@@ -4,8 +4,10 @@
 WSGI transport and call :attr:`Emulator.app` through ``httpx.WSGITransport``. See ``docs/cli.md``.
 """
 
+from cortexhooks_receiver.routing import matches as subscribed  # the receiver's own matcher
+
 from .app import EmulatorApp
-from .core import TEST_EVENT, Emulator, EmulatorError, subscribed
+from .core import TEST_EVENT, Emulator, EmulatorError
 from .dispatcher import Dispatcher
 from .ids import new_secret, new_webhook_id
 from .server import RunningServer, serve_in_thread

@@ -16,6 +16,7 @@ import msgspec
 from cortexhooks_receiver.client import DeliveryRecord, QueuedDelivery, TestResult, Webhook
 from cortexhooks_receiver.errors import CortexHooksError
 from cortexhooks_receiver.events import CATALOG
+from cortexhooks_receiver.routing import matches
 from cortexhooks_receiver.sender import (
     RETRY_SCHEDULE,
     Attempt,
@@ -292,7 +293,7 @@ class Emulator:
         body = js_dumps(payload)
         queued: list[QueuedDelivery] = []
         for hook in self.db.webhooks():
-            if not hook.active or not subscribed(hook.events, event):
+            if not hook.active or not matches(hook.events, event):
                 continue
             delivery_id = new_delivery_id()
             self.db.add_delivery(delivery_id, hook.id, event, body, now, now)
@@ -339,12 +340,6 @@ class Emulator:
         except UnsafeURLError as exc:
             raise EmulatorError(400, "invalid_url", exc.message) from None
         return url
-
-
-def subscribed(patterns: Sequence[str], event: str) -> bool:
-    """True when ``event`` matches one of ``patterns`` (a name, ``"prefix.*"`` or ``"*"``)."""
-    prefix = event.split(".", 1)[0]
-    return any(p in ("*", event, f"{prefix}.*") for p in patterns)
 
 
 def _valid_events(events: Any) -> list[str]:

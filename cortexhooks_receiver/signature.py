@@ -41,10 +41,15 @@ __all__ = [
     "Body",
     "Now",
     "SecretKeys",
+    "authenticate",
     "check_body",
+    "check_tolerance",
     "compute_signature",
+    "looks_like_seconds",
     "new_delivery_id",
     "now_ms",
+    "parse_signature",
+    "parse_timestamp",
     "sign",
     "verify_signature",
 ]
@@ -270,6 +275,15 @@ def parse_timestamp(value: str | None) -> int:
     raise InvalidTimestamp
 
 
+def looks_like_seconds(timestamp_ms: int, now_ms_: int, window: float) -> bool:
+    """Return whether a timestamp header holds Unix seconds where milliseconds belong.
+
+    It does when, read as milliseconds, it is a date before 1973, and read as seconds, it lies
+    within ``window`` seconds of ``now_ms_``. Never raises.
+    """
+    return timestamp_ms < _SECONDS_LOOKING_LIMIT and abs(now_ms_ // 1000 - timestamp_ms) <= window
+
+
 def check_tolerance(timestamp_ms: int, now_ms_: int, tolerance_ms: int) -> None:
     """Refuse a timestamp more than ``tolerance_ms`` away from ``now_ms_`` in either direction.
 
@@ -278,9 +292,7 @@ def check_tolerance(timestamp_ms: int, now_ms_: int, tolerance_ms: int) -> None:
     """
     if -tolerance_ms <= now_ms_ - timestamp_ms <= tolerance_ms:
         return
-    if timestamp_ms < _SECONDS_LOOKING_LIMIT and abs(now_ms_ // 1000 - timestamp_ms) <= max(
-        tolerance_ms // 1000, 1
-    ):
+    if looks_like_seconds(timestamp_ms, now_ms_, max(tolerance_ms // 1000, 1)):
         raise TimestampOutOfTolerance(
             hint="The timestamp looks like seconds; CortexBuild sends Unix milliseconds."
         )

@@ -688,6 +688,24 @@ def test_trigger_bad_override_is_a_usage_error() -> None:
     assert "not an object" in err
 
 
+def test_trigger_overrides_follow_the_factories_paths() -> None:
+    # One set_path for `--set` and the test factories: snake_case segments become camelCase.
+    code, out, _ = run_cli(
+        "trigger", "task.created", "--url", "https://hooks.example.com/x", "--secret", SECRET,
+        "--dry-run", "--json", "--set", "data.project_id=proj-9", "--set", "data.title=Pour",
+    )  # fmt: skip
+    data = json.loads(out)["body"]["data"]
+    assert code == 0
+    assert (data["projectId"], data["title"]) == ("proj-9", "Pour")
+    assert "project_id" not in data
+    code, _, err = run_cli(
+        "trigger", "task.created", "--url", "https://x.example.com/", "--secret", SECRET,
+        "--set", "data..id=1", "--dry-run",
+    )  # fmt: skip
+    assert code == 2
+    assert "invalid override path 'data..id'" in err
+
+
 # --- listen (in-process app, then one subprocess smoke test) ------------------------------
 
 

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         payload = sample_payload(
             args.event, data=data, timestamp=time.time_ns() // 1_000_000, overrides=overrides
         )
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise CLIError(str(exc)) from None
     endpoint = Endpoint(url=args.url, secret=secret, id=args.webhook_id)
     sender = Sender(policy=policy_from(args), schedule=(0,), timeout=args.timeout)

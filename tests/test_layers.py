@@ -1,0 +1,65 @@
+"""Dependencies point down: what each part of the package may import, checked on the source.
+
+Runtime code never imports the test helpers; read statically (ast), so a lazy import inside a
+function counts as much as one at the top of a module.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "cortexhooks_receiver"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, and every ``module.name`` it imports from one."""
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path.parent)
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _importers_of(target: str, *, outside: str) -> list[str]:
+    return sorted(
+        name
+        for name, path in MODULES.items()
+        if not (name == outside or name.startswith(outside + "."))
+        and any(i == target or i.startswith(target + ".") for i in _imports(path))
+    )
+
+
+def test_the_import_reader_sees_relative_and_lazy_imports() -> None:
+    imports = _imports(MODULES["cortexhooks_receiver.testing.plugin"])
+    assert "cortexhooks_receiver.testing.factories.make_body" in imports  # inside a function
+    assert "cortexhooks_receiver.errors.CortexHooksError" in _imports(
+        MODULES["cortexhooks_receiver.sender.errors"]
+    )
+    assert "cortexhooks_receiver.sender.errors.NoResponseError" in _imports(
+        MODULES["cortexhooks_receiver.sender.sender"]  # from .errors import ...
+    )
+
+
+@pytest.mark.parametrize("helpers", ["cortexhooks_receiver.testing"])
+def test_runtime_code_never_imports_the_test_helpers(helpers: str) -> None:
+    assert _importers_of(helpers, outside=helpers) == []

@@ -63,3 +63,11 @@ def test_the_import_reader_sees_relative_and_lazy_imports() -> None:
 @pytest.mark.parametrize("helpers", ["cortexhooks_receiver.testing"])
 def test_runtime_code_never_imports_the_test_helpers(helpers: str) -> None:
     assert _importers_of(helpers, outside=helpers) == []
+
+
+def test_the_emulator_never_imports_the_client_of_its_api() -> None:
+    # Both speak the wire models of cortexhooks_receiver.management; a server needs no client.
+    emulator = [name for name in MODULES if name.startswith("cortexhooks_receiver.emulator")]
+    assert emulator
+    for name in emulator:
+        assert not any(i.startswith("cortexhooks_receiver.client") for i in _imports(MODULES[name]))

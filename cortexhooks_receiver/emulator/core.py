@@ -13,9 +13,9 @@ from typing import Any, Final
 
 import msgspec
 
-from cortexhooks_receiver.client import DeliveryRecord, QueuedDelivery, TestResult, Webhook
 from cortexhooks_receiver.errors import CortexHooksError
 from cortexhooks_receiver.events import CATALOG
+from cortexhooks_receiver.management import DeliveryRecord, QueuedDelivery, TestResult, Webhook
 from cortexhooks_receiver.routing import matches
 from cortexhooks_receiver.sender import (
     RETRY_SCHEDULE,

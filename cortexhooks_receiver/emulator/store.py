@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import msgspec
 
-from cortexhooks_receiver.client import AttemptRecord, DeliveryRecord, Webhook
+from cortexhooks_receiver.management import AttemptRecord, DeliveryRecord, Webhook
 from cortexhooks_receiver.sender import Attempt, AttemptOutcome, Delivery, Endpoint
 
 __all__ = ["EmulatorDB", "PendingDelivery", "StoredWebhook"]

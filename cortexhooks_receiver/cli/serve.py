@@ -47,7 +47,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Serve until Ctrl-C (or ``--max-seconds``)."""
-    from cortexhooks_receiver.emulator import Emulator, serve_in_thread
+    from cortexhooks_receiver._server import serve_in_thread
+    from cortexhooks_receiver.emulator import Emulator
 
     if not args.time_scale > 0:
         raise CLIError("--time-scale must be positive")

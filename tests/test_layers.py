@@ -71,3 +71,27 @@ def test_the_emulator_never_imports_the_client_of_its_api() -> None:
     assert emulator
     for name in emulator:
         assert not any(i.startswith("cortexhooks_receiver.client") for i in _imports(MODULES[name]))
+
+
+def _commands() -> list[str]:
+    # The modules cli/__init__.py registers as commands (`from . import demo, events, ...`).
+    tree = ast.parse(MODULES["cortexhooks_receiver.cli"].read_text(encoding="utf-8"))
+    return sorted(
+        f"cortexhooks_receiver.cli.{alias.name}"
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None
+        for alias in node.names
+    )
+
+
+def test_a_command_never_imports_a_sibling_command() -> None:
+    commands = _commands()
+    assert {"cortexhooks_receiver.cli.serve", "cortexhooks_receiver.cli.trigger"} <= set(commands)
+    for command in commands:
+        siblings = [
+            other
+            for other in commands
+            if other != command
+            and any(i == other or i.startswith(other + ".") for i in _imports(MODULES[command]))
+        ]
+        assert siblings == [], command

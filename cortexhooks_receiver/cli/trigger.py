@@ -10,7 +10,7 @@ from typing import Any
 
 from cortexhooks_receiver.emulator.samples import parse_assignment, sample_payload
 from cortexhooks_receiver.events import CATALOG
-from cortexhooks_receiver.sender import Endpoint, Sender, URLPolicy, js_dumps
+from cortexhooks_receiver.sender import Endpoint, Sender, js_dumps
 
 from ._common import (
     EXIT_FAILED,
@@ -18,32 +18,13 @@ from ._common import (
     CLIError,
     Console,
     add_json_flag,
+    add_policy_flags,
+    policy_from,
     read_body,
     resolve_secret,
 )
 
 __all__ = ["register", "run"]
-
-
-def add_policy_flags(parser: argparse.ArgumentParser) -> None:
-    """Add ``--allow-private`` and ``--allow-host`` (URL policy exceptions)."""
-    parser.add_argument(
-        "--allow-private",
-        action="store_true",
-        help="allow private/link-local/CGNAT addresses (never cloud metadata)",
-    )
-    parser.add_argument(
-        "--allow-host",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="accept this host as is, plain HTTP included (repeatable)",
-    )
-
-
-def policy_from(args: argparse.Namespace) -> URLPolicy:
-    """Build the URL policy the flags ask for."""
-    return URLPolicy(allow_private=args.allow_private, allow_hosts=args.allow_host)
 
 
 def register(subparsers: Any) -> None:

@@ -1,7 +1,8 @@
 """Dependencies point down: what each part of the package may import, checked on the source.
 
-Runtime code never imports the test helpers; read statically (ast), so a lazy import inside a
-function counts as much as one at the top of a module.
+Runtime code never imports the test helpers, a server never imports its client, a command never
+imports a sibling command, and no modules import each other. Read statically (ast), so a lazy
+import inside a function counts as much as one at the top of a module.
 """
 
 from __future__ import annotations
@@ -95,3 +96,50 @@ def test_a_command_never_imports_a_sibling_command() -> None:
             and any(i == other or i.startswith(other + ".") for i in _imports(MODULES[command]))
         ]
         assert siblings == [], command
+
+
+def _runtime_edges(path: Path) -> set[str]:
+    """The package modules ``path`` imports when it runs (``if TYPE_CHECKING:`` blocks aside)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            node.body = []
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path.parent)
+    edges: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1]
+            module = (
+                ".".join([*base, *([node.module] if node.module else [])])
+                if node.level
+                else node.module or ""
+            )
+            # `from package import submodule` depends on the submodule, else on the module.
+            edges.update(
+                f"{module}.{alias.name}" if f"{module}.{alias.name}" in MODULES else module
+                for alias in node.names
+            )
+        elif isinstance(node, ast.Import):
+            edges.update(alias.name for alias in node.names)
+    return edges & set(MODULES)
+
+
+def _cycle_from(start: str, graph: dict[str, set[str]]) -> list[str] | None:
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        module, path = stack.pop()
+        for target in sorted(graph[module]):
+            if target == start:
+                return [*path, start]
+            if target not in seen:
+                seen.add(target)
+                stack.append((target, [*path, target]))
+    return None
+
+
+def test_no_modules_import_each_other() -> None:
+    graph = {name: _runtime_edges(path) for name, path in MODULES.items()}
+    assert "cortexhooks_receiver.emulator.app" in graph["cortexhooks_receiver.emulator.core"]
+    cycles = [c for c in (_cycle_from(name, graph) for name in sorted(graph)) if c is not None]
+    assert cycles == []

@@ -8,8 +8,9 @@ from cortexhooks_receiver._server import RunningServer, serve_in_thread
 from cortexhooks_receiver.routing import matches as subscribed  # the receiver's own matcher
 
 from .app import EmulatorApp
-from .core import TEST_EVENT, Emulator, EmulatorError
+from .core import TEST_EVENT, Emulator
 from .dispatcher import Dispatcher
+from .errors import EmulatorError
 from .ids import new_secret, new_webhook_id
 from .store import EmulatorDB
 

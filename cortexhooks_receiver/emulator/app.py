@@ -31,7 +31,7 @@ import msgspec
 from cortexhooks_receiver._http import status_line
 from cortexhooks_receiver.events import CATALOG
 
-from .core import EmulatorError
+from .errors import EmulatorError
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment

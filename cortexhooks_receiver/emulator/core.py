@@ -13,7 +13,6 @@ from typing import Any, Final
 
 import msgspec
 
-from cortexhooks_receiver.errors import CortexHooksError
 from cortexhooks_receiver.events import CATALOG
 from cortexhooks_receiver.management import DeliveryRecord, QueuedDelivery, TestResult, Webhook
 from cortexhooks_receiver.routing import matches
@@ -31,11 +30,12 @@ from cortexhooks_receiver.sender import (
 )
 
 from .dispatcher import Dispatcher
+from .errors import EmulatorError
 from .ids import new_secret, new_webhook_id
 from .samples import sample_payload
 from .store import EmulatorDB
 
-__all__ = ["TEST_EVENT", "Emulator", "EmulatorError"]
+__all__ = ["TEST_EVENT", "Emulator"]
 
 TEST_EVENT: Final = "webhook.test"
 """The event name of ``POST /api/webhooks/:id/test`` deliveries (receivers treat it as unknown)."""
@@ -43,16 +43,6 @@ TEST_EVENT: Final = "webhook.test"
 _MAX_URL: Final = 2048
 _MAX_DESCRIPTION: Final = 500
 _MAX_EVENTS: Final = 100
-
-
-class EmulatorError(CortexHooksError):
-    """A refused API call: ``status`` (4xx), a stable ``code`` and a safe ``message``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        super().__init__(message)
 
 
 def _now() -> float:

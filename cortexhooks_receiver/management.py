@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import msgspec
 
+from cortexhooks_receiver.sender.states import DeliveryState
+
 __all__ = [
     "AttemptRecord",
     "CreatedWebhook",
@@ -90,7 +92,7 @@ class DeliveryRecord(msgspec.Struct, frozen=True, rename="camel"):
     delivery_id: str
     webhook_id: str
     event: str
-    state: str
+    state: DeliveryState
     created_at: int
     attempts: list[AttemptRecord]
     next_attempt_at: int | None = None

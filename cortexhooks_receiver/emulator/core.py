@@ -235,8 +235,8 @@ class Emulator:
         endpoint = stored.endpoint()
         attempt = self.sender.replay(endpoint, delivery)
         self.db.add_attempt(attempt)
-        self.db.set_delivery_state(
-            delivery.delivery_id, "succeeded" if attempt.ok else "failed", None
+        self.db.advance_delivery(
+            delivery.delivery_id, "pending", "succeeded" if attempt.ok else "failed", None
         )
         return TestResult(
             success=attempt.ok,

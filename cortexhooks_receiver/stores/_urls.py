@@ -22,6 +22,8 @@ from cortexhooks_receiver.errors import ConfigurationError
 from .base import Store
 from .memory import MemoryStore
 
+__all__ = ["open_store_url"]
+
 _HINT = "use memory://, sqlite:///path.db or redis://host:6379/0"
 
 

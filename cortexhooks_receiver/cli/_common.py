@@ -7,15 +7,12 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final, TextIO
+from typing import Any, Final, TextIO
 
 import msgspec
 
 from cortexhooks_receiver._config import SECRET_ENV_VAR
 from cortexhooks_receiver.errors import CortexHooksError
-
-if TYPE_CHECKING:
-    from cortexhooks_receiver.sender import URLPolicy
 
 __all__ = [
     "EXIT_FAILED",
@@ -25,9 +22,7 @@ __all__ = [
     "CLIError",
     "Console",
     "add_json_flag",
-    "add_policy_flags",
     "add_verbose_flag",
-    "policy_from",
     "read_body",
     "resolve_secret",
 ]
@@ -106,29 +101,6 @@ def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
         help="also print notes that do not change the verdict (e.g. whether re-serialising the "
         "body would keep its bytes)",
     )
-
-
-def add_policy_flags(parser: argparse.ArgumentParser) -> None:
-    """Add ``--allow-private`` and ``--allow-host`` (the sender's URL policy exceptions)."""
-    parser.add_argument(
-        "--allow-private",
-        action="store_true",
-        help="allow private/link-local/CGNAT addresses (never cloud metadata)",
-    )
-    parser.add_argument(
-        "--allow-host",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="accept this host as is, plain HTTP included (repeatable)",
-    )
-
-
-def policy_from(args: argparse.Namespace) -> URLPolicy:
-    """Build the URL policy that :func:`add_policy_flags`' flags ask for. Never raises."""
-    from cortexhooks_receiver.sender import URLPolicy
-
-    return URLPolicy(allow_private=args.allow_private, allow_hosts=args.allow_host)
 
 
 def resolve_secret(values: Sequence[str] | str | None) -> list[str]:

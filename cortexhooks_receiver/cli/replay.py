@@ -6,15 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from ._common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    CLIError,
-    Console,
-    add_json_flag,
-    add_policy_flags,
-    policy_from,
-)
+from ._common import EXIT_FAILED, EXIT_OK, CLIError, Console, add_json_flag
+from ._policy import add_policy_flags, policy_from
 
 __all__ = ["register", "run"]
 

@@ -8,15 +8,8 @@ import secrets
 import threading
 from typing import Any
 
-from ._common import (
-    EXIT_OK,
-    TOKEN_ENV,
-    CLIError,
-    Console,
-    add_json_flag,
-    add_policy_flags,
-    policy_from,
-)
+from ._common import EXIT_OK, TOKEN_ENV, CLIError, Console, add_json_flag
+from ._policy import add_policy_flags, policy_from
 
 __all__ = ["register", "run"]
 

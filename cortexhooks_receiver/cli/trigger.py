@@ -18,11 +18,10 @@ from ._common import (
     CLIError,
     Console,
     add_json_flag,
-    add_policy_flags,
-    policy_from,
     read_body,
     resolve_secret,
 )
+from ._policy import add_policy_flags, policy_from
 
 __all__ = ["register", "run"]
 

@@ -21,99 +21,32 @@ from urllib.parse import quote
 import msgspec
 
 from cortexhooks_receiver.errors import CortexHooksError
+from cortexhooks_receiver.management import (
+    AttemptRecord,
+    CreatedWebhook,
+    DeliveryRecord,
+    EmitResult,
+    QueuedDelivery,
+    TestResult,
+    Webhook,
+)
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = [
     "AttemptRecord",
+    "CreatedWebhook",
     "DeliveryRecord",
     "EmitResult",
     "ManagementAPIError",
     "ManagementClient",
     "QueuedDelivery",
-    "Registration",
     "TestResult",
     "Webhook",
 ]
 
 _T = TypeVar("_T")
-
-
-class Webhook(msgspec.Struct, frozen=True, rename="camel"):
-    """A registered webhook as the management API lists it (the secret is never listed)."""
-
-    id: str
-    url: str
-    events: list[str]
-    description: str | None = None
-    active: bool = True
-    consecutive_failures: int = 0
-    created_at: int = 0
-    updated_at: int = 0
-
-
-class Registration(msgspec.Struct, frozen=True, rename="camel"):
-    """The answer to a registration: store ``secret``, it is shown only once."""
-
-    webhook_id: str
-    secret: str
-    success: bool = True
-    message: str = "Webhook registered successfully"
-
-    def __repr__(self) -> str:
-        return f"Registration(webhook_id={self.webhook_id!r}, secret=<hidden>)"
-
-
-class TestResult(msgspec.Struct, frozen=True, rename="camel"):
-    """The result of ``POST /api/webhooks/:id/test``: one attempt, made synchronously."""
-
-    __test__ = False  # not a pytest test class
-
-    success: bool
-    delivery_id: str
-    status: int | None = None
-    latency_ms: float = 0.0
-    error: str | None = None
-
-
-class QueuedDelivery(msgspec.Struct, frozen=True, rename="camel"):
-    """One delivery created by an emitted event."""
-
-    delivery_id: str
-    webhook_id: str
-
-
-class EmitResult(msgspec.Struct, frozen=True, rename="camel"):
-    """The answer to ``POST /api/events`` (emulator): the deliveries it queued."""
-
-    event: str
-    deliveries: list[QueuedDelivery]
-    success: bool = True
-
-
-class AttemptRecord(msgspec.Struct, frozen=True, rename="camel"):
-    """One logged attempt of a delivery."""
-
-    number: int
-    timestamp: int
-    outcome: str
-    status: int | None = None
-    latency_ms: float = 0.0
-    error: str | None = None
-    replay: bool = False
-
-
-class DeliveryRecord(msgspec.Struct, frozen=True, rename="camel"):
-    """A logged delivery with its attempts (emulator)."""
-
-    delivery_id: str
-    webhook_id: str
-    event: str
-    state: str
-    created_at: int
-    attempts: list[AttemptRecord]
-    next_attempt_at: int | None = None
 
 
 class _Envelope(msgspec.Struct, rename="camel"):
@@ -188,7 +121,7 @@ class ManagementClient:
 
     def register(
         self, url: str, events: Sequence[str], description: str | None = None
-    ) -> Registration:
+    ) -> CreatedWebhook:
         """Register ``url`` for ``events``; return the webhook id and its secret.
 
         Raises:
@@ -197,7 +130,7 @@ class ManagementClient:
         body: dict[str, Any] = {"url": url, "events": list(events)}
         if description is not None:
             body["description"] = description
-        return self._call("POST", "/api/webhooks", Registration, json=body)
+        return self._call("POST", "/api/webhooks", CreatedWebhook, json=body)
 
     def list(self) -> builtins.list[Webhook]:
         """Return every registered webhook.

@@ -6,7 +6,8 @@
     ├── UsageError                    a programming mistake in how the package is called or set up
     │   ├── ConfigurationError        (also ValueError) a bad secret, store URL, option, name
     │   │   └── SecretTypeError       (also TypeError) a secret that is not a str
-    │   └── BodyTypeError             (also TypeError) a body that is not the raw bytes
+    │   ├── BodyTypeError             (also TypeError) a body that is not the raw bytes
+    │   └── DeliveryStateError        (sender) a delivery state change its table does not allow
     ├── WebhookError                  a refused webhook request: code, HTTP status, hint, headers
     │   ├── MethodNotAllowed          405 method_not_allowed (with Allow: POST)
     │   ├── PayloadTooLarge           413 payload_too_large
@@ -35,8 +36,8 @@
     ├── EmulatorError                 (emulator) the local emulator refused an API call
     └── CLIError                      (cli) the ``cortexhooks`` command was used wrongly
 
-The last four live beside the optional parts that raise them (the module is in parentheses), so
-that this module depends on nothing.
+The errors marked (sender), (client), (emulator) and (cli) live beside the optional parts that
+raise them, so that this module depends on nothing.
 
 A :class:`WebhookError` carries what the answer needs: ``code`` (stable, documented; clients may
 match on it), ``status``, ``headers`` (``Allow``, ``Retry-After``) and a ``hint`` for the human

@@ -24,10 +24,11 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
+from ._concurrency import run_sync, to_thread
+from ._config import SECRET_ENV_VAR
 from ._headers import Headers, webhook_headers
 from ._logs import RefusalLog, UnhandledLog
 from ._logs import receiver_logger as logger
-from ._run_sync import run_sync
 from ._typed_on import TypedOn
 from .errors import (
     ConfigurationError,
@@ -61,7 +62,6 @@ DEFAULT_PATH: Final = "/webhooks/cortexbuild"
 DEFAULT_RETENTION: Final = 86_400
 DEFAULT_MAX_BODY_BYTES: Final = 1_048_576
 DEFAULT_LEASE: Final = 60.0
-SECRET_ENV_VAR: Final = "CORTEXBUILD_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
 
 _JSON: Final = ("Content-Type", "application/json")
 _OK_HEADERS: Final[tuple[tuple[str, str], ...]] = (_JSON,)
@@ -325,7 +325,7 @@ class Receiver(TypedOn):
                 if registration.is_async:
                     await registration.func(event)
                 else:
-                    await _to_thread(registration.func, event)
+                    await to_thread(registration.func, event)
             return None
         store = self._async_store
         if action is CLAIM:
@@ -536,13 +536,6 @@ def _attach_delivery(event: AnyEvent, delivery_id: str | None, webhook_id: str |
     if delivery_id is not None or webhook_id is not None:
         msgspec.structs.force_setattr(event, "delivery_id", delivery_id)
         msgspec.structs.force_setattr(event, "webhook_id", webhook_id)
-
-
-async def _to_thread(func: Callable[[AnyEvent], object], event: AnyEvent) -> object:
-    # asyncio is imported on first use: it costs a third of the package's import time.
-    from asyncio import to_thread
-
-    return await to_thread(func, event)
 
 
 def verify(

@@ -22,7 +22,7 @@ from cortexhooks_receiver._typed_on import TypedOn
 from cortexhooks_receiver.errors import ConfigurationError
 from cortexhooks_receiver.events.catalog import CATALOG
 
-__all__ = ["Registration", "Router", "default_router", "is_async_callable", "on"]
+__all__ = ["Registration", "Router", "default_router", "is_async_callable", "matches", "on"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -48,7 +48,17 @@ class Registration:
 
     def matches(self, name: str) -> bool:
         """Return whether this handler should receive an event called ``name``."""
-        return any(_matches(pattern, name) for pattern in self.patterns)
+        return matches(self.patterns, name)
+
+
+def matches(patterns: Iterable[str], name: str) -> bool:
+    """Return whether event ``name`` matches one of ``patterns``. Never raises.
+
+    A pattern is an exact name (``"invoice.paid"``), a family (``"invoice.*"``: every name that
+    starts with ``invoice.``, unknown ones included) or ``"*"`` (every name). The one matcher of
+    the package: the router and the emulator's subscriptions both use it.
+    """
+    return any(_matches(pattern, name) for pattern in patterns)
 
 
 def _matches(pattern: str, name: str) -> bool:

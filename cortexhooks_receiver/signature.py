@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Final
 
+from ._config import SECRET_ENV_VAR
 from ._headers import Headers, signature_headers
 from .errors import (
     BodyTypeError,
@@ -40,9 +41,15 @@ __all__ = [
     "Body",
     "Now",
     "SecretKeys",
+    "authenticate",
     "check_body",
+    "check_tolerance",
     "compute_signature",
+    "looks_like_seconds",
+    "new_delivery_id",
     "now_ms",
+    "parse_signature",
+    "parse_timestamp",
     "sign",
     "verify_signature",
 ]
@@ -118,7 +125,7 @@ class SecretKeys:
             if not item.strip():
                 raise ConfigurationError(
                     "A webhook secret is empty; set it to the secret CortexBuild returned at "
-                    "registration (CORTEXBUILD_WEBHOOK_SECRET)."
+                    f"registration ({SECRET_ENV_VAR})."
                 )
             try:
                 keys.append(item.encode("utf-8"))
@@ -194,6 +201,11 @@ def now_ms(now: Now | None = None) -> int:
     return int(now * 1000)
 
 
+def new_delivery_id() -> str:
+    """Return a fresh delivery id: ``dlv_`` + 32 hex digits (128 random bits). Never raises."""
+    return f"dlv_{os.urandom(16).hex()}"
+
+
 def sign(
     body: Body,
     secret: str,
@@ -220,7 +232,7 @@ def sign(
         "Content-Type": "application/json",
         "X-CortexBuild-Signature": compute_signature(body, secret),
         "X-CortexBuild-Timestamp": str(now_ms() if timestamp is None else timestamp),
-        "X-CortexBuild-Delivery-Id": delivery_id or f"dlv_{os.urandom(16).hex()}",
+        "X-CortexBuild-Delivery-Id": delivery_id or new_delivery_id(),
     }
     if event is not None:
         headers["X-CortexBuild-Event"] = event
@@ -263,6 +275,15 @@ def parse_timestamp(value: str | None) -> int:
     raise InvalidTimestamp
 
 
+def looks_like_seconds(timestamp_ms: int, now_ms_: int, window: float) -> bool:
+    """Return whether a timestamp header holds Unix seconds where milliseconds belong.
+
+    It does when, read as milliseconds, it is a date before 1973, and read as seconds, it lies
+    within ``window`` seconds of ``now_ms_``. Never raises.
+    """
+    return timestamp_ms < _SECONDS_LOOKING_LIMIT and abs(now_ms_ // 1000 - timestamp_ms) <= window
+
+
 def check_tolerance(timestamp_ms: int, now_ms_: int, tolerance_ms: int) -> None:
     """Refuse a timestamp more than ``tolerance_ms`` away from ``now_ms_`` in either direction.
 
@@ -271,9 +292,7 @@ def check_tolerance(timestamp_ms: int, now_ms_: int, tolerance_ms: int) -> None:
     """
     if -tolerance_ms <= now_ms_ - timestamp_ms <= tolerance_ms:
         return
-    if timestamp_ms < _SECONDS_LOOKING_LIMIT and abs(now_ms_ // 1000 - timestamp_ms) <= max(
-        tolerance_ms // 1000, 1
-    ):
+    if looks_like_seconds(timestamp_ms, now_ms_, max(tolerance_ms // 1000, 1)):
         raise TimestampOutOfTolerance(
             hint="The timestamp looks like seconds; CortexBuild sends Unix milliseconds."
         )

@@ -679,13 +679,29 @@ def test_trigger_dry_run_prints_the_request() -> None:
     assert request["headers"]["X-CortexBuild-Event"] == "user.joined"
 
 
-def test_trigger_bad_override_is_a_usage_error() -> None:
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("data.id.deeper=1", "not an object"), ("data..id=1", "invalid override path 'data..id'")],
+)
+def test_trigger_bad_override_is_a_usage_error(override: str, message: str) -> None:
     code, _, err = run_cli(
         "trigger", "user.joined", "--url", "https://x.example.com/", "--secret", SECRET,
-        "--set", "data.id.deeper=1", "--dry-run",
+        "--set", override, "--dry-run",
     )  # fmt: skip
     assert code == 2
-    assert "not an object" in err
+    assert message in err
+
+
+def test_trigger_overrides_follow_the_factories_paths() -> None:
+    # One set_path for `--set` and the test factories: snake_case segments become camelCase.
+    code, out, _ = run_cli(
+        "trigger", "task.created", "--url", "https://hooks.example.com/x", "--secret", SECRET,
+        "--dry-run", "--json", "--set", "data.project_id=proj-9", "--set", "data.title=Pour",
+    )  # fmt: skip
+    data = json.loads(out)["body"]["data"]
+    assert code == 0
+    assert (data["projectId"], data["title"]) == ("proj-9", "Pour")
+    assert "project_id" not in data
 
 
 # --- listen (in-process app, then one subprocess smoke test) ------------------------------

@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from cortexhooks_receiver.client import (
+    CreatedWebhook,
     EmitResult,
     ManagementAPIError,
     ManagementClient,
-    Registration,
     Webhook,
 )
 from cortexhooks_receiver.emulator import Emulator
@@ -55,7 +55,7 @@ def test_full_lifecycle_returns_typed_results(client: ManagementClient, emulator
     registration = client.register(
         "http://localhost:3000/webhooks/cortexbuild", ["task.completed"], "main"
     )
-    assert isinstance(registration, Registration)
+    assert isinstance(registration, CreatedWebhook)
     assert registration.secret.startswith("whsec_")
     assert registration.secret not in repr(registration)
     (listed,) = client.list()

@@ -15,6 +15,7 @@ import pytest
 
 from cortexhooks_receiver.emulator import Emulator, serve_in_thread, subscribed
 from cortexhooks_receiver.events import CATALOG
+from cortexhooks_receiver.routing import Router, matches
 from cortexhooks_receiver.sender import URLPolicy, VirtualClock, WSGIAppTransport
 from cortexhooks_receiver.signature import SecretKeys, verify_signature
 
@@ -354,6 +355,16 @@ def test_deleting_a_webhook_cancels_its_pending_deliveries(clock: VirtualClock) 
         assert client.delete(f"/api/webhooks/{hook}").json()["success"] is True
     assert emulator.drain() == 0
     assert receiver.requests == []
+
+
+def test_subscriptions_are_matched_by_the_routers_own_matcher() -> None:
+    assert subscribed is matches
+    for name in CATALOG.names():
+        family = name.split(".", 1)[0] + ".*"
+        for patterns in (["*"], [family], [name], ["user.*", "task.created"]):
+            router = Router()
+            router.add(lambda event: None, *patterns)
+            assert subscribed(patterns, name) == bool(router.resolve(name)), (patterns, name)
 
 
 def test_catalog_is_served_and_subscriptions_match_names_families_and_star() -> None:

@@ -10,12 +10,18 @@ import pytest
 from freezegun import freeze_time
 
 from cortexhooks_receiver.errors import InvalidPayload
-from cortexhooks_receiver.events import CATALOG, Entity, InvoicePaid, UnknownEvent, decode_event
+from cortexhooks_receiver.events import (
+    CATALOG,
+    Entity,
+    InvoicePaid,
+    UnknownEvent,
+    decode_event,
+    samples,
+)
 from cortexhooks_receiver.events.catalog import EventSpec
 from cortexhooks_receiver.testing import (
     REMOVE,
     SAMPLE_TIMESTAMP_MS,
-    factories,
     make_body,
     make_data,
     make_event,
@@ -50,7 +56,7 @@ def _fields_of(model: type[msgspec.Struct]) -> set[str]:
 @pytest.mark.parametrize("model", sorted({spec.data_model for spec in CATALOG}, key=str))
 def test_every_model_field_is_shown_in_some_sample(model: type[Entity]) -> None:
     # Fields a sample sets to null (e.g. an execution's ``error``) count: they are listed.
-    shown: set[str] = set(factories._DATA[model])
+    shown: set[str] = set(samples._DATA[model])
     for spec in CATALOG:
         if spec.data_model is model:
             shown |= set(make_data(spec.name))

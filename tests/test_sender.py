@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 
+from cortexhooks_receiver import sender as sender_package
+from cortexhooks_receiver import signature
 from cortexhooks_receiver.sender import (
     RETRY_SCHEDULE,
     USER_AGENT,
@@ -115,6 +118,15 @@ def test_body_is_json_stringify_bytes_and_headers_match_the_guide(clock: Virtual
     assert app.verified == [True]
     assert delivery.succeeded
     assert delivery.body == body
+
+
+def test_the_sender_and_sign_draw_delivery_ids_from_one_generator() -> None:
+    assert sender_package.new_delivery_id is signature.new_delivery_id
+    delivery = Sender().new_delivery(ENDPOINT, b"{}")
+    signed = signature.sign(b"{}", SECRET)["X-CortexBuild-Delivery-Id"]
+    for delivery_id in (delivery.delivery_id, signed):
+        assert re.fullmatch(r"dlv_[0-9a-f]{32}", delivery_id)
+    assert delivery.delivery_id != signed
 
 
 def test_failing_receiver_gets_five_attempts_on_the_guide_schedule(clock: VirtualClock) -> None:

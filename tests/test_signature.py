@@ -26,6 +26,7 @@ from cortexhooks_receiver.signature import (
     MAX_SECRETS,
     SecretKeys,
     compute_signature,
+    looks_like_seconds,
     now_ms,
     sign,
     verify_signature,
@@ -321,6 +322,17 @@ def test_seconds_looking_timestamp_gets_a_hint_about_milliseconds(secret: str) -
         _verify(BODY, headers, secret)
     assert "seconds" in info.value.hint
     assert "milliseconds" in info.value.hint
+
+
+def test_seconds_are_recognised_only_within_the_window_the_caller_gives() -> None:
+    # The receiver's hint uses its tolerance as the window; `cortexhooks verify` ten times it.
+    now_s = NOW_MS // 1000
+    assert looks_like_seconds(now_s, NOW_MS, 1)
+    assert looks_like_seconds(now_s - 300, NOW_MS, 300)
+    assert looks_like_seconds(now_s + 300, NOW_MS, 300)
+    assert not looks_like_seconds(now_s - 301, NOW_MS, 300)
+    assert not looks_like_seconds(NOW_MS, NOW_MS, 300)  # milliseconds, as it should be
+    assert not looks_like_seconds(100_000_000_000, NOW_MS, 10**12)  # as ms: 1973, no earlier
 
 
 def test_stale_millisecond_timestamp_gets_the_clock_hint_not_the_seconds_hint(secret: str) -> None:

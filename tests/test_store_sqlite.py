@@ -1,4 +1,4 @@
-"""The SQLite store: WAL file, forks, locks held by other processes, threads, clean-up."""
+"""The SQLite store: WAL file, forks, locks held by other processes, threads, pruning."""
 
 from __future__ import annotations
 
@@ -66,13 +66,13 @@ def test_in_memory_database_is_refused(path: str) -> None:
 def test_negative_settings_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="busy_timeout"):
         SQLiteStore(tmp_path / "x.db", busy_timeout=-1)
-    with pytest.raises(ConfigurationError, match="cleanup_every"):
-        SQLiteStore(tmp_path / "x.db", cleanup_every=-1)
+    with pytest.raises(ConfigurationError, match="prune_every"):
+        SQLiteStore(tmp_path / "x.db", prune_every=-1)
 
 
 def test_expired_rows_are_cleaned_up_every_so_many_completions(tmp_path: Path) -> None:
     clock = FakeClock()
-    store = SQLiteStore(tmp_path / "dedup.db", clock=clock, cleanup_every=10)
+    store = SQLiteStore(tmp_path / "dedup.db", clock=clock, prune_every=10)
     for i in range(9):
         store.claim([f"b:{i}"], 60, "t")
         store.complete([f"b:{i}"], 100, "t")
@@ -84,13 +84,13 @@ def test_expired_rows_are_cleaned_up_every_so_many_completions(tmp_path: Path) -
     store.close()
 
 
-def test_cleanup_deletes_only_expired_rows(tmp_path: Path) -> None:
+def test_prune_deletes_only_expired_rows(tmp_path: Path) -> None:
     clock = FakeClock()
-    store = SQLiteStore(tmp_path / "dedup.db", clock=clock, cleanup_every=0)
+    store = SQLiteStore(tmp_path / "dedup.db", clock=clock, prune_every=0)
     store.complete(["b:old"], 10, "t")
     store.claim(["d:held"], 60, "t")
     clock.now += 11
-    assert store.cleanup() == 1
+    assert store.prune() == 1
     assert store.claim(["d:held"], 60, "other") is IN_PROGRESS
     store.close()
 

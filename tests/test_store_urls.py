@@ -61,9 +61,9 @@ def test_sqlite_url_path_is_percent_decoded(tmp_path: Path) -> None:
 
 
 def test_sqlite_url_options_are_applied(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path}/d.db?busy_timeout=0.5&cleanup_every=7")
+    store = open_store(f"sqlite:///{tmp_path}/d.db?busy_timeout=0.5&prune_every=7")
     assert isinstance(store, SQLiteStore)
-    assert (store.busy_timeout, store.cleanup_every) == (0.5, 7)
+    assert (store.busy_timeout, store.prune_every) == (0.5, 7)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_sqlite_url_options_are_applied(tmp_path: Path) -> None:
         ("sqlite:///d.db?timeout=3", "busy_timeout"),
         ("sqlite:///d.db?busy_timeout=soon", "number"),
         ("sqlite:///d.db?busy_timeout=-1", "negative"),
-        ("sqlite:///d.db?cleanup_every=1.5", "number"),
+        ("sqlite:///d.db?prune_every=1.5", "number"),
         ("memory://?size=3", "max_entries"),
         ("memory://somewhere", "no host"),
         ("postgres://localhost/db", "Unknown dedup store URL scheme 'postgres'"),

@@ -11,13 +11,13 @@ from typing import Any, Final, TextIO
 
 import msgspec
 
+from cortexhooks_receiver._config import SECRET_ENV_VAR
 from cortexhooks_receiver.errors import CortexHooksError
 
 __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_USAGE",
-    "SECRET_ENV",
     "TOKEN_ENV",
     "CLIError",
     "Console",
@@ -34,7 +34,6 @@ EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 """Bad arguments or configuration (argparse uses 2 as well)."""
 
-SECRET_ENV: Final = "CORTEXBUILD_WEBHOOK_SECRET"  # noqa: S105 - a variable name
 TOKEN_ENV: Final = "CORTEXHOOKS_EMULATOR_TOKEN"  # noqa: S105 - a variable name
 
 
@@ -114,11 +113,11 @@ def resolve_secret(values: Sequence[str] | str | None) -> list[str]:
         values = [values]
     secrets = [v for v in (values or []) if v]
     if not secrets:
-        env = os.environ.get(SECRET_ENV, "")
+        env = os.environ.get(SECRET_ENV_VAR, "")
         if env:
             secrets = [env]
     if not secrets:
-        raise CLIError(f"a secret is required: pass --secret or set {SECRET_ENV}")
+        raise CLIError(f"a secret is required: pass --secret or set {SECRET_ENV_VAR}")
     return secrets
 
 

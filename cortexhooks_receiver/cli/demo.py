@@ -137,10 +137,11 @@ def run_demo(*, time_scale: float = 600.0) -> tuple[bool, list[DemoOutcome], flo
     import httpx
 
     from cortexhooks_receiver import Receiver
+    from cortexhooks_receiver._server import serve_in_thread
     from cortexhooks_receiver.client import ManagementClient
-    from cortexhooks_receiver.emulator import Emulator, serve_in_thread
-    from cortexhooks_receiver.emulator.samples import sample_data
+    from cortexhooks_receiver.emulator import Emulator
     from cortexhooks_receiver.events import CATALOG
+    from cortexhooks_receiver.events.samples import sample_data
     from cortexhooks_receiver.integrations.wsgi import WebhookApp
     from cortexhooks_receiver.sender import js_dumps
 

@@ -37,13 +37,14 @@ from cortexhooks_receiver.signature import (
     SecretKeys,
     authenticate,
     check_tolerance,
+    compute_signature,
+    looks_like_seconds,
     parse_signature,
     parse_timestamp,
 )
 
 __all__ = ["Diagnosis", "diagnose"]
 
-_SECONDS_LIMIT: Final = 100_000_000_000  # below this a millisecond value would be 1973
 _SHA256_PREFIX: Final = "sha256="
 
 
@@ -79,10 +80,6 @@ class _Report:
         self.problems: list[tuple[str, str]] = []
         self.findings: list[str] = []
         self.notes: list[str] = []
-
-
-def _digest(secret: str, body: bytes) -> bytes:
-    return hmac.digest(secret.encode("utf-8"), body, "sha256")
 
 
 def _body_forms(body: bytes) -> list[tuple[str, bytes]]:
@@ -262,17 +259,20 @@ def _check_signature(
         pass
     else:
         if len(secrets) > 1:
-            index = next(i for i, s in enumerate(secrets) if _digest(s, body) == digest)
+            hex_digest = digest.hex()
+            index = next(
+                i for i, s in enumerate(secrets) if compute_signature(body, s) == hex_digest
+            )
             report.findings.append(f"the signature matches secret #{index + 1}")
         _note_reserialisation(body, report, explains_mismatch=False)
         return None
     for secret in secrets:
         for code, variant, advice in _secret_variants(secret):
-            if variant and hmac.compare_digest(_digest(variant, body), raw):
+            if variant and hmac.compare_digest(compute_signature(body, variant), raw.hex()):
                 return code, advice
     for name, candidate in _body_forms(body):
         for secret in secrets:
-            if hmac.compare_digest(_digest(secret, candidate), raw):
+            if hmac.compare_digest(compute_signature(candidate, secret), raw.hex()):
                 return (
                     "body_reserialised",
                     f"the signature matches the body re-serialised as {name}: the bytes "
@@ -341,7 +341,7 @@ def _check_timestamp(
         )
         return True
     tolerance = tolerance_ms / 1000
-    if value < _SECONDS_LIMIT and abs(now_ms // 1000 - value) <= max(tolerance, 1) * 10:
+    if looks_like_seconds(value, now_ms, max(tolerance, 1) * 10):
         report.problems.append(
             (
                 "timestamp_in_seconds",

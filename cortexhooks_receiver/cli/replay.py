@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from ._common import EXIT_FAILED, EXIT_OK, CLIError, Console, add_json_flag
-from .trigger import add_policy_flags, policy_from
+from ._policy import add_policy_flags, policy_from
 
 __all__ = ["register", "run"]
 

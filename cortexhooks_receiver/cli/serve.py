@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from ._common import EXIT_OK, TOKEN_ENV, CLIError, Console, add_json_flag
-from .trigger import add_policy_flags, policy_from
+from ._policy import add_policy_flags, policy_from
 
 __all__ = ["register", "run"]
 
@@ -47,7 +47,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Serve until Ctrl-C (or ``--max-seconds``)."""
-    from cortexhooks_receiver.emulator import Emulator, serve_in_thread
+    from cortexhooks_receiver._server import serve_in_thread
+    from cortexhooks_receiver.emulator import Emulator
 
     if not args.time_scale > 0:
         raise CLIError("--time-scale must be positive")

@@ -10,7 +10,7 @@ from typing import Any
 
 from cortexhooks_receiver.emulator.samples import parse_assignment, sample_payload
 from cortexhooks_receiver.events import CATALOG
-from cortexhooks_receiver.sender import Endpoint, Sender, URLPolicy, js_dumps
+from cortexhooks_receiver.sender import Endpoint, Sender, js_dumps
 
 from ._common import (
     EXIT_FAILED,
@@ -21,29 +21,9 @@ from ._common import (
     read_body,
     resolve_secret,
 )
+from ._policy import add_policy_flags, policy_from
 
 __all__ = ["register", "run"]
-
-
-def add_policy_flags(parser: argparse.ArgumentParser) -> None:
-    """Add ``--allow-private`` and ``--allow-host`` (URL policy exceptions)."""
-    parser.add_argument(
-        "--allow-private",
-        action="store_true",
-        help="allow private/link-local/CGNAT addresses (never cloud metadata)",
-    )
-    parser.add_argument(
-        "--allow-host",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="accept this host as is, plain HTTP included (repeatable)",
-    )
-
-
-def policy_from(args: argparse.Namespace) -> URLPolicy:
-    """Build the URL policy the flags ask for."""
-    return URLPolicy(allow_private=args.allow_private, allow_hosts=args.allow_host)
 
 
 def register(subparsers: Any) -> None:
@@ -96,7 +76,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         payload = sample_payload(
             args.event, data=data, timestamp=time.time_ns() // 1_000_000, overrides=overrides
         )
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise CLIError(str(exc)) from None
     endpoint = Endpoint(url=args.url, secret=secret, id=args.webhook_id)
     sender = Sender(policy=policy_from(args), schedule=(0,), timeout=args.timeout)

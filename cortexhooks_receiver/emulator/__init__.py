@@ -4,11 +4,14 @@
 WSGI transport and call :attr:`Emulator.app` through ``httpx.WSGITransport``. See ``docs/cli.md``.
 """
 
+from cortexhooks_receiver._server import RunningServer, serve_in_thread
+from cortexhooks_receiver.routing import matches as subscribed  # the receiver's own matcher
+
 from .app import EmulatorApp
-from .core import TEST_EVENT, Emulator, EmulatorError, subscribed
+from .core import TEST_EVENT, Emulator
 from .dispatcher import Dispatcher
+from .errors import EmulatorError
 from .ids import new_secret, new_webhook_id
-from .server import RunningServer, serve_in_thread
 from .store import EmulatorDB
 
 __all__ = [

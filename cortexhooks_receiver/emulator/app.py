@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import msgspec
 
+from cortexhooks_receiver._http import status_line
 from cortexhooks_receiver.events import CATALOG
 
-from .core import EmulatorError
+from .errors import EmulatorError
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -41,18 +42,6 @@ __all__ = ["MAX_BODY_BYTES", "EmulatorApp"]
 
 MAX_BODY_BYTES: Final = 1_048_576
 _WEBHOOK: Final = re.compile(r"^/api/webhooks/([^/]+)(/test|/deliveries)?/?$")
-_REASONS: Final = {
-    200: "OK",
-    201: "Created",
-    202: "Accepted",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    500: "Internal Server Error",
-}
 
 _Reply = tuple[int, Any, list[tuple[str, str]]]
 
@@ -79,7 +68,7 @@ class EmulatorApp:
             body = {"success": False, "error": "internal_error", "message": "internal error"}
         payload = msgspec.json.encode(body)
         start_response(
-            f"{status} {_REASONS.get(status, 'Status')}",
+            status_line(status),
             [
                 ("Content-Type", "application/json"),
                 ("Content-Length", str(len(payload))),

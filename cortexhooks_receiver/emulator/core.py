@@ -13,9 +13,9 @@ from typing import Any, Final
 
 import msgspec
 
-from cortexhooks_receiver.client import DeliveryRecord, QueuedDelivery, TestResult, Webhook
-from cortexhooks_receiver.errors import CortexHooksError
 from cortexhooks_receiver.events import CATALOG
+from cortexhooks_receiver.management import DeliveryRecord, QueuedDelivery, TestResult, Webhook
+from cortexhooks_receiver.routing import matches
 from cortexhooks_receiver.sender import (
     RETRY_SCHEDULE,
     Attempt,
@@ -30,11 +30,12 @@ from cortexhooks_receiver.sender import (
 )
 
 from .dispatcher import Dispatcher
+from .errors import EmulatorError
 from .ids import new_secret, new_webhook_id
 from .samples import sample_payload
 from .store import EmulatorDB
 
-__all__ = ["TEST_EVENT", "Emulator", "EmulatorError"]
+__all__ = ["TEST_EVENT", "Emulator"]
 
 TEST_EVENT: Final = "webhook.test"
 """The event name of ``POST /api/webhooks/:id/test`` deliveries (receivers treat it as unknown)."""
@@ -42,16 +43,6 @@ TEST_EVENT: Final = "webhook.test"
 _MAX_URL: Final = 2048
 _MAX_DESCRIPTION: Final = 500
 _MAX_EVENTS: Final = 100
-
-
-class EmulatorError(CortexHooksError):
-    """A refused API call: ``status`` (4xx), a stable ``code`` and a safe ``message``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        super().__init__(message)
 
 
 def _now() -> float:
@@ -244,8 +235,8 @@ class Emulator:
         endpoint = stored.endpoint()
         attempt = self.sender.replay(endpoint, delivery)
         self.db.add_attempt(attempt)
-        self.db.set_delivery_state(
-            delivery.delivery_id, "succeeded" if attempt.ok else "failed", None
+        self.db.advance_delivery(
+            delivery.delivery_id, "pending", "succeeded" if attempt.ok else "failed", None
         )
         return TestResult(
             success=attempt.ok,
@@ -292,7 +283,7 @@ class Emulator:
         body = js_dumps(payload)
         queued: list[QueuedDelivery] = []
         for hook in self.db.webhooks():
-            if not hook.active or not subscribed(hook.events, event):
+            if not hook.active or not matches(hook.events, event):
                 continue
             delivery_id = new_delivery_id()
             self.db.add_delivery(delivery_id, hook.id, event, body, now, now)
@@ -339,12 +330,6 @@ class Emulator:
         except UnsafeURLError as exc:
             raise EmulatorError(400, "invalid_url", exc.message) from None
         return url
-
-
-def subscribed(patterns: Sequence[str], event: str) -> bool:
-    """True when ``event`` matches one of ``patterns`` (a name, ``"prefix.*"`` or ``"*"``)."""
-    prefix = event.split(".", 1)[0]
-    return any(p in ("*", event, f"{prefix}.*") for p in patterns)
 
 
 def _valid_events(events: Any) -> list[str]:

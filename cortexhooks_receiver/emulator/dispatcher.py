@@ -125,7 +125,7 @@ class Dispatcher:
                 return None
             hook = self.db.webhook(row.webhook_id)
             if hook is None:
-                self.db.set_delivery_state(delivery_id, "cancelled", None)
+                self.db.advance_delivery(delivery_id, "pending", "cancelled", None)
                 return None
             delivery = self.db.sender_delivery(row)
             record = self.sender.attempt(hook.endpoint(), delivery)
@@ -133,11 +133,11 @@ class Dispatcher:
                 self.db.add_attempt(record)
             delay = self.sender.next_delay(delivery)
             if delay is None:
-                self.db.set_delivery_state(delivery_id, delivery.state, None)
+                self.db.advance_delivery(delivery_id, "pending", delivery.state, None)
             else:
                 due = self.clock() + delay / self.time_scale
-                self.db.set_delivery_state(delivery_id, "pending", int(due * 1000))
-                self.schedule(delivery_id, due)
+                if self.db.advance_delivery(delivery_id, "pending", "pending", int(due * 1000)):
+                    self.schedule(delivery_id, due)
             return record
 
     # --- background worker --------------------------------------------------------------------

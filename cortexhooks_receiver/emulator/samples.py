@@ -1,8 +1,9 @@
-"""Sample payloads for emitted events, and dotted-path overrides (``data.amount=100``).
+"""Sample payloads for emitted events, and ``path=value`` overrides (``data.amount=100``).
 
-Realistic sample data comes from :func:`cortexhooks_receiver.testing.factories.make_payload`
-(one sample per catalog event). The envelope (``event``, ``timestamp``, ``companyId``,
-``userId``) is always set here, so emitted bodies carry the emulator's clock.
+The realistic ``data`` and the dotted-path setter come from
+:mod:`cortexhooks_receiver.events.samples`, shared with the test factories. The envelope
+(``event``, ``timestamp``, ``companyId``, ``userId``) is always set here, so emitted bodies carry
+the emulator's clock.
 """
 
 from __future__ import annotations
@@ -11,21 +12,16 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cortexhooks_receiver.events.samples import sample_data, set_path
 from cortexhooks_receiver.sender import build_payload
 
-__all__ = ["parse_assignment", "sample_data", "sample_payload", "set_path"]
+__all__ = ["parse_assignment", "sample_payload"]
 
 
-def sample_data(event: str) -> dict[str, Any]:
-    """Return realistic sample ``data`` for ``event`` (from the test factories).
-
-    Falls back to ``{"id": "<prefix>-sample"}`` for a name the factories do not know.
-    """
-    from cortexhooks_receiver.testing.factories import make_data
-
+def _data_for(event: str) -> dict[str, Any]:
     try:
-        return make_data(event)
-    except (KeyError, ValueError):
+        return sample_data(event)
+    except KeyError:
         return {"id": f"{event.split('.', 1)[0]}-sample"}
 
 
@@ -40,12 +36,17 @@ def sample_payload(
 ) -> dict[str, Any]:
     """Return the full envelope for ``event`` with sample (or given) data and ``overrides``.
 
+    Sample data falls back to ``{"id": "<prefix>-sample"}`` for a name the catalog does not know.
+    Override paths follow :func:`~cortexhooks_receiver.events.samples.set_path` (snake_case
+    segments become camelCase).
+
     Raises:
-        ValueError: an override path is empty or crosses a non-object value.
+        ValueError: an override path is empty or has an empty segment.
+        TypeError: an override path crosses a value that is not an object.
     """
     payload = build_payload(
         event,
-        data if data is not None else sample_data(event),
+        data if data is not None else _data_for(event),
         company_id=company_id,
         user_id=user_id,
         timestamp=timestamp,
@@ -53,24 +54,6 @@ def sample_payload(
     for path, value in overrides:
         set_path(payload, path, value)
     return payload
-
-
-def set_path(target: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``target[a][b][c] = value`` for ``path == "a.b.c"``, creating objects on the way.
-
-    Raises:
-        ValueError: an empty path or segment, or a segment that crosses a non-object value.
-    """
-    segments = path.split(".")
-    if not path or any(not s for s in segments):
-        raise ValueError(f"invalid path {path!r}: use dotted names like data.amount")
-    node: dict[str, Any] = target
-    for segment in segments[:-1]:
-        child = node.setdefault(segment, {})
-        if not isinstance(child, dict):
-            raise ValueError(f"cannot set {path!r}: {segment!r} is not an object")
-        node = child
-    node[segments[-1]] = value
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

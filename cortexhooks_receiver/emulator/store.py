@@ -17,8 +17,9 @@ from typing import Any, cast
 
 import msgspec
 
-from cortexhooks_receiver.client import AttemptRecord, DeliveryRecord, Webhook
+from cortexhooks_receiver.management import AttemptRecord, DeliveryRecord, Webhook
 from cortexhooks_receiver.sender import Attempt, AttemptOutcome, Delivery, Endpoint
+from cortexhooks_receiver.sender.states import INITIAL_STATE, DeliveryState, advance
 
 __all__ = ["EmulatorDB", "PendingDelivery", "StoredWebhook"]
 
@@ -100,7 +101,7 @@ class PendingDelivery(msgspec.Struct, frozen=True):
     webhook_id: str
     event: str
     body: bytes
-    state: str
+    state: DeliveryState
     created_at: int
     next_attempt_at: int | None
     scheduled_attempts: int
@@ -209,13 +210,13 @@ class EmulatorDB:
         return self.webhook(webhook_id)
 
     def delete_webhook(self, webhook_id: str) -> bool:
-        """Delete a webhook and its pending deliveries; return False if the id is unknown."""
+        """Delete a webhook and cancel its pending deliveries; return False if the id is unknown."""
         with self._tx() as conn:
             cursor = conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
             conn.execute(
-                "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL "
-                "WHERE webhook_id = ? AND state = 'pending'",
-                (webhook_id,),
+                "UPDATE deliveries SET state = ?, next_attempt_at = NULL "
+                "WHERE webhook_id = ? AND state = ?",
+                (advance("pending", "cancelled"), webhook_id, "pending"),
             )
             return cursor.rowcount > 0
 
@@ -254,12 +255,12 @@ class EmulatorDB:
         now_ms: int,
         next_attempt_at: int | None,
     ) -> None:
-        """Insert a pending delivery due at ``next_attempt_at``."""
+        """Insert a new (pending) delivery due at ``next_attempt_at``."""
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO deliveries (id, webhook_id, event, body, state, created_at, "
-                "next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                (delivery_id, webhook_id, event, body, now_ms, next_attempt_at),
+                "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (delivery_id, webhook_id, event, body, INITIAL_STATE, now_ms, next_attempt_at),
             )
 
     def add_attempt(self, attempt: Attempt, *, replay: bool = False) -> None:
@@ -280,13 +281,28 @@ class EmulatorDB:
                 ),
             )
 
-    def set_delivery_state(self, delivery_id: str, state: str, next_attempt_at: int | None) -> None:
-        """Update where a delivery stands and when its next attempt is due."""
+    def advance_delivery(
+        self,
+        delivery_id: str,
+        current: DeliveryState,
+        new: DeliveryState,
+        next_attempt_at: int | None,
+    ) -> bool:
+        """Move a delivery from ``current`` to ``new``, due next at ``next_attempt_at``.
+
+        The move is made only if the delivery still is ``current`` (compare and set): a delivery
+        cancelled meanwhile stays cancelled. Returns whether it was made.
+
+        Raises:
+            DeliveryStateError: the states table does not allow ``current`` -> ``new``.
+        """
+        advance(current, new)
         with self._tx() as conn:
-            conn.execute(
-                "UPDATE deliveries SET state = ?, next_attempt_at = ? WHERE id = ?",
-                (state, next_attempt_at, delivery_id),
+            cursor = conn.execute(
+                "UPDATE deliveries SET state = ?, next_attempt_at = ? WHERE id = ? AND state = ?",
+                (new, next_attempt_at, delivery_id, current),
             )
+            return cursor.rowcount > 0
 
     def attempts(self, delivery_id: str) -> list[Attempt]:
         """Return the scheduled (non-replay) attempts of a delivery, in order."""
@@ -329,7 +345,7 @@ class EmulatorDB:
     def pending(self) -> list[PendingDelivery]:
         """Return every delivery still waiting for an attempt, soonest first."""
         rows = self._rows(
-            _SELECT_DELIVERY + " WHERE d.state = 'pending' ORDER BY d.next_attempt_at, d.id"
+            _SELECT_DELIVERY + " WHERE d.state = ? ORDER BY d.next_attempt_at, d.id", ("pending",)
         )
         return [_delivery(r) for r in rows]
 
@@ -416,7 +432,7 @@ def _delivery(row: tuple[Any, ...]) -> PendingDelivery:
         webhook_id=row[1],
         event=row[2],
         body=bytes(row[3]),
-        state=row[4],
+        state=cast(DeliveryState, row[4]),
         created_at=int(row[5]),
         next_attempt_at=None if row[6] is None else int(row[6]),
         scheduled_attempts=int(row[7]),

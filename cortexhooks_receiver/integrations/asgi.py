@@ -14,27 +14,28 @@ can be served directly.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Final
 
 from cortexhooks_receiver._headers import HeaderView
+from cortexhooks_receiver._http import NOT_FOUND_BODY
+from cortexhooks_receiver._types import Receive, Scope, Send
 from cortexhooks_receiver.errors import BodyAlreadyConsumed
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
 from ._common import precheck
 
-__all__ = ["DEFAULT_READ_TIMEOUT", "WebhookApp", "asgi_headers", "read_body", "send_outcome"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+__all__ = [
+    "DEFAULT_READ_TIMEOUT",
+    "WebhookApp",
+    "asgi_headers",
+    "read_body",
+    "send_outcome",
+    "webhook_outcome",
+]
 
 DEFAULT_READ_TIMEOUT: Final = 30.0
 """Seconds to wait for the body: a drained ``receive`` channel must never hang the request."""
 
-_NOT_FOUND: Final = b'{"error":"not_found","message":"No webhook endpoint at this path."}'
 _encoded: dict[tuple[tuple[tuple[str, str], ...], int], list[tuple[bytes, bytes]]] = {}
 
 
@@ -183,11 +184,11 @@ class WebhookApp:
                     "status": 404,
                     "headers": [
                         (b"content-type", b"application/json"),
-                        (b"content-length", str(len(_NOT_FOUND)).encode()),
+                        (b"content-length", str(len(NOT_FOUND_BODY)).encode()),
                     ],
                 }
             )
-            await send({"type": "http.response.body", "body": _NOT_FOUND})
+            await send({"type": "http.response.body", "body": NOT_FOUND_BODY})
             return
         outcome = await webhook_outcome(self.receiver, scope, receive, self.read_timeout)
         await send_outcome(send, outcome)

@@ -16,7 +16,8 @@ Without a ``receiver`` argument the extension builds one from the app's config:
 ``CORTEXHOOKS_SECRET`` (or ``CORTEXHOOKS_SECRETS``, a list, during a rotation; the
 ``CORTEXBUILD_WEBHOOK_SECRET`` environment variable is the last fallback),
 ``CORTEXHOOKS_STORE``, ``CORTEXHOOKS_TOLERANCE``, ``CORTEXHOOKS_RETENTION``,
-``CORTEXHOOKS_MAX_BODY_BYTES`` and ``CORTEXHOOKS_URL``.
+``CORTEXHOOKS_MAX_BODY_BYTES``, ``CORTEXHOOKS_LEASE`` and ``CORTEXHOOKS_URL``: the names of
+Django's ``CORTEXHOOKS`` dict, with the ``CORTEXHOOKS_`` prefix.
 
 The view reads the raw body itself (``request.get_data(cache=True)`` after checking
 ``Content-Length``; a chunked body is read from ``request.stream`` up to ``max_body_bytes + 1``
@@ -32,8 +33,9 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cortexhooks_receiver._config import RECEIVER_SETTINGS, SECRET_ENV_VAR
 from cortexhooks_receiver.errors import BodyAlreadyConsumed, ConfigurationError
-from cortexhooks_receiver.receiver import DEFAULT_PATH, SECRET_ENV_VAR, Outcome, Receiver
+from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome, Receiver
 from cortexhooks_receiver.routing import Router, default_router
 
 from ._common import note_wsgi_server, precheck, read_capped, require
@@ -46,14 +48,7 @@ __all__ = ["EXTENSION_KEY", "CortexHooks"]
 EXTENSION_KEY = "cortexhooks"
 BLUEPRINT_NAME = "cortexhooks"
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-_CONFIG_ARGS = {
-    "CORTEXHOOKS_SECRET": "secret",
-    "CORTEXHOOKS_SECRETS": "secrets",
-    "CORTEXHOOKS_STORE": "store",
-    "CORTEXHOOKS_TOLERANCE": "tolerance",
-    "CORTEXHOOKS_RETENTION": "retention",
-    "CORTEXHOOKS_MAX_BODY_BYTES": "max_body_bytes",
-}
+_CONFIG_PREFIX = "CORTEXHOOKS_"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -105,7 +100,7 @@ class CortexHooks:
 
         receiver = self.receiver
         if receiver is None:
-            receiver = self.receiver = receiver_from_config(app.config, self.router)
+            receiver = self.receiver = _receiver_from_config(app.config, self.router)
         url = self.url or app.config.get("CORTEXHOOKS_URL") or DEFAULT_PATH
         blueprint = Blueprint(BLUEPRINT_NAME, __name__)
         view = _make_view(receiver)
@@ -140,15 +135,15 @@ def _new_router() -> Router:
     return router
 
 
-def receiver_from_config(config: Any, router: Router | None = None) -> Receiver:
+def _receiver_from_config(config: Any, router: Router | None = None) -> Receiver:
     """Build a :class:`Receiver` from a Flask config mapping of ``CORTEXHOOKS_*`` keys.
 
     Raises:
         ConfigurationError: no secret (and no ``CORTEXBUILD_WEBHOOK_SECRET``), or a bad value.
     """
     kwargs: dict[str, Any] = {}
-    for key, arg in _CONFIG_ARGS.items():
-        value = config.get(key)
+    for name, arg in RECEIVER_SETTINGS.items():
+        value = config.get(_CONFIG_PREFIX + name)
         if value is not None:
             kwargs[arg] = value
     if "secret" not in kwargs and "secrets" not in kwargs and SECRET_ENV_VAR not in os.environ:

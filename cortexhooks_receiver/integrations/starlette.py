@@ -23,19 +23,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cortexhooks_receiver._types import ASGIApp, Receive, Scope, Send
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Receiver
 
 from ._common import require
-from .asgi import (
-    DEFAULT_READ_TIMEOUT,
-    ASGIApp,
-    Receive,
-    Scope,
-    Send,
-    WebhookApp,
-    send_outcome,
-    webhook_outcome,
-)
+from .asgi import DEFAULT_READ_TIMEOUT, WebhookApp, send_outcome, webhook_outcome
 
 if TYPE_CHECKING:
     from starlette.routing import Route

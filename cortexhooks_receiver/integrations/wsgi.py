@@ -13,8 +13,9 @@ given (then other paths get a 404 JSON answer).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Any
 
+from cortexhooks_receiver._http import NOT_FOUND_BODY, status_line
 from cortexhooks_receiver.errors import BodyAlreadyConsumed
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
@@ -23,23 +24,6 @@ from ._common import note_wsgi_server, precheck, read_capped
 __all__ = ["WebhookApp"]
 
 StartResponse = Callable[..., Any]
-_REASONS: Final = {
-    200: "200 OK",
-    400: "400 Bad Request",
-    401: "401 Unauthorized",
-    404: "404 Not Found",
-    405: "405 Method Not Allowed",
-    409: "409 Conflict",
-    413: "413 Payload Too Large",
-    415: "415 Unsupported Media Type",
-    500: "500 Internal Server Error",
-    503: "503 Service Unavailable",
-}
-_NOT_FOUND: Final = b'{"error":"not_found","message":"No webhook endpoint at this path."}'
-
-
-def _status_line(status: int) -> str:
-    return _REASONS.get(status) or f"{status} Status"
 
 
 class WebhookApp:
@@ -67,13 +51,16 @@ class WebhookApp:
         """Handle one WSGI request."""
         if self.path is not None and environ.get("PATH_INFO", "") != self.path:
             start_response(
-                "404 Not Found",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(_NOT_FOUND)))],
+                status_line(404),
+                [
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", str(len(NOT_FOUND_BODY))),
+                ],
             )
-            return [_NOT_FOUND]
+            return [NOT_FOUND_BODY]
         outcome = self.outcome(environ)
         headers = [*outcome.headers, ("Content-Length", str(len(outcome.body)))]
-        start_response(_status_line(outcome.status), headers)
+        start_response(status_line(outcome.status), headers)
         return [outcome.body]
 
     def outcome(self, environ: dict[str, Any]) -> Outcome:

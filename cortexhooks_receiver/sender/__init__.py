@@ -4,7 +4,9 @@ Needs the ``sender`` extra for real HTTP (``pip install cortexhooks-receiver[sen
 imported only when a transport is created. See ``docs/sender.md``.
 """
 
-from .errors import NoResponseError, SenderError, UnsafeURLError
+from cortexhooks_receiver.signature import new_delivery_id
+
+from .errors import DeliveryStateError, NoResponseError, SenderError, UnsafeURLError
 from .jsonjs import dumps as js_dumps
 from .schedule import DEFAULT_TIMEOUT, DISABLE_AFTER, RETRY_SCHEDULE, VirtualClock
 from .sender import (
@@ -13,14 +15,13 @@ from .sender import (
     AttemptOutcome,
     Delivery,
     DeliveryLog,
-    DeliveryState,
     Endpoint,
     HealthTracker,
     MemoryHealth,
     Sender,
     build_payload,
-    new_delivery_id,
 )
+from .states import DeliveryState
 from .transports import (
     ASGIAppTransport,
     HTTPTransport,
@@ -41,6 +42,7 @@ __all__ = [
     "Delivery",
     "DeliveryLog",
     "DeliveryState",
+    "DeliveryStateError",
     "Endpoint",
     "HTTPTransport",
     "HealthTracker",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cortexhooks_receiver.errors import CortexHooksError
+from cortexhooks_receiver.errors import CortexHooksError, UsageError
 
-__all__ = ["NoResponseError", "SenderError", "UnsafeURLError"]
+__all__ = ["DeliveryStateError", "NoResponseError", "SenderError", "UnsafeURLError"]
 
 
 class SenderError(CortexHooksError):
@@ -35,3 +35,11 @@ class UnsafeURLError(SenderError, ValueError):
         self.reason = reason
         self.message = message
         super().__init__(message)
+
+
+class DeliveryStateError(UsageError):
+    """A delivery was moved between states that the table of :mod:`.states` does not connect.
+
+    A programming mistake, never a receiver's answer: e.g. attempting a delivery that already
+    succeeded, or reviving a cancelled one.
+    """

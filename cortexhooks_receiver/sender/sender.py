@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final, Literal, Protocol
@@ -24,11 +23,12 @@ from typing import Any, Final, Literal, Protocol
 import msgspec
 
 from cortexhooks_receiver._version import __version__
-from cortexhooks_receiver.signature import compute_signature
+from cortexhooks_receiver.signature import compute_signature, new_delivery_id
 
 from . import jsonjs
-from .errors import NoResponseError
+from .errors import DeliveryStateError, NoResponseError
 from .schedule import DEFAULT_TIMEOUT, DISABLE_AFTER, RETRY_SCHEDULE
+from .states import INITIAL_STATE, DeliveryState, advance, is_final
 from .transports import HTTPTransport, Transport
 from .urlpolicy import UnsafeURLError, URLPolicy
 
@@ -38,13 +38,11 @@ __all__ = [
     "AttemptOutcome",
     "Delivery",
     "DeliveryLog",
-    "DeliveryState",
     "Endpoint",
     "HealthTracker",
     "MemoryHealth",
     "Sender",
     "build_payload",
-    "new_delivery_id",
 ]
 
 from cortexhooks_receiver._logs import sender_logger as logger
@@ -55,7 +53,6 @@ _LOGGED_RESPONSE_BYTES: Final = 1024
 AttemptOutcome = Literal[
     "success", "http_error", "redirect", "timeout", "connection_error", "refused_url"
 ]
-DeliveryState = Literal["pending", "succeeded", "failed", "disabled"]
 
 
 class Endpoint(msgspec.Struct, frozen=True):
@@ -93,14 +90,17 @@ class Attempt(msgspec.Struct, frozen=True):
 
 
 class Delivery(msgspec.Struct):
-    """One event for one webhook: the exact body, its ids, its attempts and where it stands."""
+    """One event for one webhook: the exact body, its ids, its attempts and where it stands.
+
+    ``state`` moves only as the table of :mod:`~cortexhooks_receiver.sender.states` allows.
+    """
 
     delivery_id: str
     webhook_id: str
     event: str | None
     body: bytes
     attempts: list[Attempt] = msgspec.field(default_factory=list)
-    state: DeliveryState = "pending"
+    state: DeliveryState = INITIAL_STATE
 
     @property
     def succeeded(self) -> bool:
@@ -195,11 +195,6 @@ class MemoryHealth:
         with self._lock:
             self._disabled.discard(webhook_id)
             self._failures[webhook_id] = 0
-
-
-def new_delivery_id() -> str:
-    """Return a fresh delivery id (``dlv_`` + 32 hex digits)."""
-    return f"dlv_{uuid.uuid4().hex}"
 
 
 def build_payload(
@@ -362,7 +357,7 @@ class Sender:
                 self._sleep(delay)
             self.attempt(endpoint, delivery)
         if delivery.state == "pending":
-            delivery.state = "failed"
+            delivery.state = advance(delivery.state, "failed")
         return delivery
 
     def next_delay(self, delivery: Delivery) -> float | None:
@@ -376,9 +371,17 @@ class Sender:
 
         Updates ``delivery.state``: ``succeeded`` on a 2xx, ``disabled`` when the webhook is or
         becomes disabled, ``failed`` when this was the last scheduled attempt.
+
+        Raises:
+            DeliveryStateError: the delivery is finished (not ``pending``); nothing is sent.
         """
+        if is_final(delivery.state):
+            raise DeliveryStateError(
+                f"delivery {delivery.delivery_id} is {delivery.state}: only a pending delivery "
+                "is attempted (replay() sends a finished one again)"
+            )
         if not self.health.is_active(endpoint.id):
-            delivery.state = "disabled"
+            delivery.state = advance(delivery.state, "disabled")
             return None
         record = self._post(endpoint, delivery, replay=False)
         delivery.attempts.append(record)
@@ -386,16 +389,16 @@ class Sender:
             endpoint.id, success=record.ok, disable_after=self.disable_after
         )
         if record.ok:
-            delivery.state = "succeeded"
+            delivery.state = advance(delivery.state, "succeeded")
         elif not active:
-            delivery.state = "disabled"
+            delivery.state = advance(delivery.state, "disabled")
             logger.warning(
                 "webhook %s disabled after %d consecutive failed attempts",
                 endpoint.id,
                 self.disable_after,
             )
         elif len(delivery.attempts) >= len(self.schedule):
-            delivery.state = "failed"
+            delivery.state = advance(delivery.state, "failed")
         return record
 
     def replay(self, endpoint: Endpoint, delivery: Delivery) -> Attempt:

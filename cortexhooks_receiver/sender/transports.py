@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import msgspec
 
-from cortexhooks_receiver._run_sync import run_sync
+from cortexhooks_receiver._concurrency import run_sync
+from cortexhooks_receiver._types import ASGIApp
 
 from .errors import NoResponseError
 from .urlpolicy import Target
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
-    "ASGIApp",
     "ASGIAppTransport",
     "HTTPTransport",
     "Response",
@@ -40,11 +40,6 @@ __all__ = [
 
 MAX_RESPONSE_BYTES: Final = 65_536
 """The most of a receiver's answer that is read and kept in the delivery log."""
-
-ASGIApp = Callable[
-    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
-    Awaitable[None],
-]
 
 
 class Response(msgspec.Struct, frozen=True):

@@ -5,7 +5,7 @@ Accepted forms:
 * ``memory://`` (optional ``?max_entries=100000``): this process's memory.
 * ``sqlite:///relative/path.db`` (three slashes: relative to the working directory) and
   ``sqlite:////absolute/path.db`` (four slashes); options ``?busy_timeout=5`` (seconds) and
-  ``?cleanup_every=256``. The path is percent-decoded. ``sqlite://:memory:`` and
+  ``?prune_every=256``. The path is percent-decoded. ``sqlite://:memory:`` and
   ``sqlite:///:memory:`` are refused: each worker process would get a private database, which
   defeats the store; use ``memory://`` for one process.
 * ``redis://[[user]:password@]host[:port][/db]`` and ``rediss://...`` (TLS), with every query
@@ -21,6 +21,8 @@ from cortexhooks_receiver.errors import ConfigurationError
 
 from .base import Store
 from .memory import MemoryStore
+
+__all__ = ["open_store_url"]
 
 _HINT = "use memory://, sqlite:///path.db or redis://host:6379/0"
 
@@ -92,7 +94,7 @@ def _open_sqlite(rest: str) -> Store:
             "A SQLite store URL names a file: sqlite:///relative/path.db (three slashes) or "
             "sqlite:////absolute/path.db (four slashes)."
         )
-    options = _options(query, ("busy_timeout", "cleanup_every"), "sqlite")
+    options = _options(query, ("busy_timeout", "prune_every"), "sqlite")
     from .sqlite import SQLiteStore
 
     return SQLiteStore(
@@ -100,9 +102,7 @@ def _open_sqlite(rest: str) -> Store:
         busy_timeout=float(_number(options, "busy_timeout", float))
         if "busy_timeout" in options
         else 5.0,
-        cleanup_every=int(_number(options, "cleanup_every", int))
-        if "cleanup_every" in options
-        else 256,
+        prune_every=int(_number(options, "prune_every", int)) if "prune_every" in options else 256,
     )
 
 

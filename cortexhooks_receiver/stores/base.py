@@ -24,14 +24,13 @@ turns that into a 503 and fails closed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
+from cortexhooks_receiver._concurrency import to_thread
 from cortexhooks_receiver.errors import StoreError
 
 __all__ = ["AsyncStore", "ClaimState", "Store", "StoreError", "SyncStoreAsAsync"]
-
-_T = TypeVar("_T")
 
 
 class ClaimState(enum.Enum):
@@ -108,25 +107,18 @@ class SyncStoreAsAsync:
         """Run :meth:`Store.claim` without blocking the event loop."""
         if self._inline:
             return self.store.claim(keys, lease, token)
-        return await _to_thread(self.store.claim, keys, lease, token)
+        return await to_thread(self.store.claim, keys, lease, token)
 
     async def acomplete(self, keys: Sequence[str], retention: float, token: str) -> None:
         """Run :meth:`Store.complete` without blocking the event loop."""
         if self._inline:
             self.store.complete(keys, retention, token)
         else:
-            await _to_thread(self.store.complete, keys, retention, token)
+            await to_thread(self.store.complete, keys, retention, token)
 
     async def arelease(self, keys: Sequence[str], token: str) -> None:
         """Run :meth:`Store.release` without blocking the event loop."""
         if self._inline:
             self.store.release(keys, token)
         else:
-            await _to_thread(self.store.release, keys, token)
-
-
-async def _to_thread(func: Callable[..., _T], *args: Any) -> _T:
-    # asyncio is imported on first use, not by ``import cortexhooks_receiver``.
-    from asyncio import to_thread
-
-    return await to_thread(func, *args)
+            await to_thread(self.store.release, keys, token)

@@ -20,7 +20,7 @@ own connection and never touches, nor closes, the inherited one. Threads of one 
 connection behind a lock: SQLite admits one writer at a time anyway, and every step here writes.
 
 Expired rows are ignored by ``claim`` and deleted opportunistically: every
-:attr:`SQLiteStore.cleanup_every` completions, a bounded batch of expired rows is removed
+:attr:`SQLiteStore.prune_every` completions, a bounded batch of expired rows is removed
 through an index on the expiry time.
 
 Time comes from ``clock`` (``time.time`` by default): wall-clock seconds, because leases are
@@ -55,11 +55,11 @@ _SCHEMA: Final = (
     ") WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS cortexhooks_dedup_expires_at ON cortexhooks_dedup (expires_at)",
 )
-_CLEANUP: Final = (
+_PRUNE: Final = (
     "DELETE FROM cortexhooks_dedup WHERE key IN "
     "(SELECT key FROM cortexhooks_dedup WHERE expires_at <= ? LIMIT 1000)"
 )
-_CLEANUP_ALL: Final = "DELETE FROM cortexhooks_dedup WHERE expires_at <= ?"
+_PRUNE_ALL: Final = "DELETE FROM cortexhooks_dedup WHERE expires_at <= ?"
 _COUNT: Final = "SELECT count(*) FROM cortexhooks_dedup"
 
 # Stores alive in this process, so a fork never hands an open connection to the child.
@@ -127,8 +127,8 @@ class SQLiteStore:
         clock: returns the current wall-clock time in seconds; ``time.time`` by default. Inject a
             fake clock in tests to expire leases and retention without sleeping.
         busy_timeout: seconds a step waits for another process's write lock before failing.
-        cleanup_every: delete a batch of expired rows once per this many completions (per
-            process); 0 disables the clean-up.
+        prune_every: delete a batch of expired rows once per this many completions (per
+            process); 0 disables it.
 
     The file is opened lazily, so constructing the store does no I/O; an unusable path surfaces
     as :class:`StoreError` on the first call (the receiver answers 503). After :meth:`close`, the
@@ -136,7 +136,7 @@ class SQLiteStore:
 
     Raises:
         ConfigurationError: ``path`` is ``":memory:"`` or empty (each process would get a private
-            database; use ``memory://``), or ``busy_timeout``/``cleanup_every`` is negative.
+            database; use ``memory://``), or ``busy_timeout``/``prune_every`` is negative.
     """
 
     def __init__(
@@ -145,7 +145,7 @@ class SQLiteStore:
         *,
         clock: Callable[[], float] | None = None,
         busy_timeout: float = 5.0,
-        cleanup_every: int = 256,
+        prune_every: int = 256,
     ) -> None:
         path = os.fspath(path)
         if path in ("", ":memory:") or path.startswith("file::memory:"):
@@ -155,11 +155,11 @@ class SQLiteStore:
             )
         if busy_timeout < 0:
             raise ConfigurationError("busy_timeout must be zero or more seconds.")
-        if cleanup_every < 0:
-            raise ConfigurationError("cleanup_every must be zero or more.")
+        if prune_every < 0:
+            raise ConfigurationError("prune_every must be zero or more.")
         self.path = path
         self.busy_timeout = float(busy_timeout)
-        self.cleanup_every = cleanup_every
+        self.prune_every = prune_every
         self._clock: Callable[[], float] = clock if clock is not None else time.time
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -286,7 +286,7 @@ class SQLiteStore:
     def complete(self, keys: Sequence[str], retention: float, token: str) -> None:
         """Mark ``keys`` done for ``retention`` seconds (one statement), whoever holds them.
 
-        Every :attr:`cleanup_every` completions also deletes a bounded batch of expired rows.
+        Every :attr:`prune_every` completions also deletes a bounded batch of expired rows.
 
         Raises:
             StoreError: the database cannot be opened or written.
@@ -302,8 +302,8 @@ class SQLiteStore:
                 conn = self._connection()
                 conn.execute(sql.complete, params)
                 self._completions += 1
-                if self.cleanup_every and self._completions % self.cleanup_every == 0:
-                    conn.execute(_CLEANUP, (now,))
+                if self.prune_every and self._completions % self.prune_every == 0:
+                    conn.execute(_PRUNE, (now,))
             except sqlite3.Error as exc:
                 raise self._fail(exc, "complete a delivery") from exc
 
@@ -320,7 +320,7 @@ class SQLiteStore:
             except sqlite3.Error as exc:
                 raise self._fail(exc, "release a claim") from exc
 
-    def cleanup(self) -> int:
+    def prune(self) -> int:
         """Delete every expired row now and return how many were deleted.
 
         Raises:
@@ -329,7 +329,7 @@ class SQLiteStore:
         now = self._clock()
         with self._lock:
             try:
-                cursor = self._connection().execute(_CLEANUP_ALL, (now,))
+                cursor = self._connection().execute(_PRUNE_ALL, (now,))
             except sqlite3.Error as exc:
                 raise self._fail(exc, "delete expired rows") from exc
             return cursor.rowcount

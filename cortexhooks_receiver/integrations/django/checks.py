@@ -27,8 +27,8 @@ from typing import Any, Final
 
 from django.core import checks
 
+from cortexhooks_receiver._config import SECRET_ENV_VAR
 from cortexhooks_receiver.errors import ConfigurationError
-from cortexhooks_receiver.receiver import SECRET_ENV_VAR
 from cortexhooks_receiver.routing import Router, default_router
 from cortexhooks_receiver.signature import SecretKeys
 

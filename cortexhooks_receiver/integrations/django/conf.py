@@ -26,6 +26,7 @@ import logging
 import threading
 from typing import Any, Final
 
+from cortexhooks_receiver._config import RECEIVER_SETTINGS
 from cortexhooks_receiver.receiver import Receiver
 from cortexhooks_receiver.stores import Store
 
@@ -57,14 +58,6 @@ DICT_HINT: Final = (
     "(or leave the setting out and set the CORTEXBUILD_WEBHOOK_SECRET environment variable)."
 )
 DEFAULT_STORE: Final = "django-orm"
-_ARGS: Final = {
-    "SECRET": "secret",
-    "SECRETS": "secrets",
-    "TOLERANCE": "tolerance",
-    "RETENTION": "retention",
-    "MAX_BODY_BYTES": "max_body_bytes",
-    "LEASE": "lease",
-}
 
 _lock = threading.Lock()
 _receiver: Receiver | None = None
@@ -158,7 +151,9 @@ def build_receiver(settings: dict[str, Any] | None = None) -> Receiver:
         ConfigurationError: no secret, an empty one, a bad number or an unknown store URL.
     """
     conf = settings_dict() if settings is None else settings
-    kwargs: dict[str, Any] = {arg: conf[key] for key, arg in _ARGS.items() if key in conf}
+    kwargs: dict[str, Any] = {
+        arg: conf[key] for key, arg in RECEIVER_SETTINGS.items() if key in conf
+    }
     kwargs["store"] = open_django_store(conf.get("STORE", DEFAULT_STORE))
     return Receiver(**kwargs)
 

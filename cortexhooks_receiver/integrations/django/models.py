@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+__all__ = ["DeliveryClaim"]
+
 
 class DeliveryClaim(models.Model):  # type: ignore[misc]
     """A claimed (``done=False``) or completed (``done=True``) dedup key until ``expires_at``.

@@ -1,12 +1,18 @@
-"""Run a coroutine to completion from synchronous code, whether or not a loop is running."""
+"""Crossing between sync and async code: run a coroutine from sync code, a call in a thread.
+
+The one home of the package's thread helpers: the receiver's async driver runs sync handlers
+with :func:`to_thread`, :class:`~cortexhooks_receiver.stores.SyncStoreAsAsync` runs blocking
+store calls with it, and :func:`run_sync` awaits async handlers (and ASGI apps) from sync code.
+asyncio is imported on first use: it costs a third of the package's import time.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-__all__ = ["run_sync"]
+__all__ = ["run_sync", "to_thread"]
 
 _T = TypeVar("_T")
 
@@ -18,7 +24,7 @@ def run_sync(awaitable: Awaitable[_T], *, thread_name: str = "cortexhooks-run-sy
     code called from async code) it runs the loop in a helper thread and waits for it, because a
     thread can run only one loop at a time.
     """
-    import asyncio  # imported on first use: it costs a third of the package's import time
+    import asyncio
 
     async def main() -> _T:
         return await awaitable
@@ -43,3 +49,14 @@ def run_sync(awaitable: Awaitable[_T], *, thread_name: str = "cortexhooks-run-sy
         raise failure[0]
     value: _T = result[0]
     return value
+
+
+async def to_thread(func: Callable[..., _T], *args: Any) -> _T:
+    """Run ``func(*args)`` in the default thread pool without blocking the event loop.
+
+    Raises:
+        Whatever ``func`` raises.
+    """
+    from asyncio import to_thread as _to_thread
+
+    return await _to_thread(func, *args)

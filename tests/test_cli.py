@@ -6,6 +6,7 @@ Network use is limited to servers these tests start on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -27,13 +28,15 @@ from cortexhooks_receiver import Receiver, Router
 from cortexhooks_receiver.cli import demo as demo_module
 from cortexhooks_receiver.cli import main
 from cortexhooks_receiver.cli._common import Console
+from cortexhooks_receiver.cli._listen_receiver import ListenReceiver, Record
 from cortexhooks_receiver.cli.diagnose import diagnose
-from cortexhooks_receiver.cli.listen import ListenApp
+from cortexhooks_receiver.cli.listen import ListenConsole, listen_app
 from cortexhooks_receiver.client import ManagementClient
 from cortexhooks_receiver.emulator import Emulator, RunningServer, serve_in_thread
 from cortexhooks_receiver.integrations.wsgi import WebhookApp
 from cortexhooks_receiver.sender import js_dumps
 from cortexhooks_receiver.signature import SecretKeys, compute_signature, sign, verify_signature
+from cortexhooks_receiver.stores import MemoryStore
 
 SECRET = "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG"
 BODY = (
@@ -268,7 +271,8 @@ def test_listen_stops_quietly_when_its_reader_goes_away() -> None:
         with os.fdopen(read_end, "rb") as reader:
             url = json.loads(reader.readline())["listening"]
         # Nobody reads any more: the delivery is still answered, then the listener stops.
-        answer = httpx.post(url, content=BODY, headers=sign(BODY, SECRET), timeout=10)
+        body = fresh_body()
+        answer = httpx.post(url, content=body, headers=sign(body, SECRET), timeout=10)
         _, err = listen_.communicate(timeout=30)
     assert answer.status_code == 200
     assert (listen_.returncode, err) == (141, b"")
@@ -706,42 +710,183 @@ def test_trigger_overrides_follow_the_factories_paths() -> None:
 
 # --- listen (in-process app, then one subprocess smoke test) ------------------------------
 
+LISTEN_PATH = "/webhooks/cortexbuild"
+
+
+def _listen_now() -> float:
+    """The listener's clock in the in-process tests: two seconds after BODY's timestamp."""
+    return (NOW_MS + 2000) / 1000
+
+
+def fresh_body() -> bytes:
+    """BODY with its signed timestamp set to now (for listeners on the real clock)."""
+    return BODY.replace(str(NOW_MS).encode(), str(time.time_ns() // 1_000_000).encode(), 1)
+
+
+def listen_client(
+    out: io.StringIO,
+    *,
+    now: Callable[[], float] | None = _listen_now,
+    **options: Any,
+) -> httpx.Client:
+    """A client of listen's WSGI app (as run() builds it) printing to ``out``."""
+    printer_options = {k: options.pop(k) for k in ("json_lines", "verbose") if k in options}
+    printer = ListenConsole(Console(out, io.StringIO()), **printer_options)
+    app = listen_app([SECRET], printer, path=LISTEN_PATH, tolerance=300, now=now, **options)
+    return httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://listen.local")
+
 
 def test_listen_app_verifies_prints_and_flags_duplicates() -> None:
     out = io.StringIO()
-    app = ListenApp(
-        [SECRET], Console(out, io.StringIO()), path="/webhooks/cortexbuild",
-        tolerance=300, json_lines=False,
-    )  # fmt: skip
-    client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://listen.local")
-    headers = sign(BODY, SECRET, event="task.completed", delivery_id="dlv_42")
-    first = client.post("/webhooks/cortexbuild", content=BODY, headers=headers)
-    again = client.post("/webhooks/cortexbuild", content=BODY, headers=headers)
-    forged = client.post("/webhooks/cortexbuild", content=BODY + b" ", headers=headers)
+    client = listen_client(out)
+    headers = sign(BODY, SECRET, timestamp=NOW_MS, event="task.completed", delivery_id="dlv_42")
+    first = client.post(LISTEN_PATH, content=BODY, headers=headers)
+    again = client.post(LISTEN_PATH, content=BODY, headers=headers)
+    forged = client.post(LISTEN_PATH, content=BODY + b" ", headers=headers)
     assert (first.status_code, first.json()) == (200, {"received": True})
     assert again.json() == {"received": True, "duplicate": True}
     assert forged.status_code == 401
     assert forged.json()["error"] == "signature_mismatch"
-    assert client.get("/webhooks/cortexbuild").status_code == 405
+    assert client.get(LISTEN_PATH).status_code == 405
     assert client.post("/elsewhere", content=BODY, headers=headers).status_code == 404
     text = out.getvalue()
     assert "OK task.completed  delivery=dlv_42" in text
-    assert "(duplicate delivery id)" in text
+    assert "(duplicate delivery)" in text
     assert '"title": "Install electrical panels"' in text
     assert "REFUSED 401 signature_mismatch" in text
     assert SECRET not in text
 
 
+def test_listen_flags_a_replayed_body_under_a_new_delivery_id_as_a_duplicate() -> None:
+    out = io.StringIO()
+    client = listen_client(out, json_lines=True)
+    for delivery_id in ("dlv_1", "dlv_2"):
+        headers = sign(BODY, SECRET, timestamp=NOW_MS, delivery_id=delivery_id)
+        client.post(LISTEN_PATH, content=BODY, headers=headers)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(line["deliveryId"], line["duplicate"]) for line in lines] == [
+        ("dlv_1", False),
+        ("dlv_2", True),
+    ]
+
+
+def _signed(body: bytes, **extra: Any) -> dict[str, str]:
+    return sign(body, SECRET, timestamp=NOW_MS, **extra)
+
+
+_OLD_BODY = BODY.replace(str(NOW_MS).encode(), str(NOW_MS - 2 * 86_400_000).encode())
+_BIG_BODY = b'{"event":"task.completed","timestamp":%d,"data":{"pad":"%s"}}' % (
+    NOW_MS,
+    b"x" * 1_048_576,
+)
+# One request per refusal of the pipeline that is not about the signature: (method, body, headers).
+_REFUSED_REQUESTS: dict[str, tuple[str, bytes, dict[str, str]]] = {
+    "GET": ("GET", b"", {}),
+    "body over the cap": ("POST", _BIG_BODY, _signed(_BIG_BODY)),
+    "not JSON": ("POST", BODY, {**_signed(BODY), "Content-Type": "text/plain"}),
+    "not a webhook payload": ("POST", b'{"hello":1}', _signed(b'{"hello":1}')),
+    "body older than the retention": ("POST", _OLD_BODY, _signed(_OLD_BODY)),
+    "bad delivery id": ("POST", BODY, _signed(BODY, delivery_id="dlv 42!")),
+    "wrong secret": ("POST", BODY, sign(BODY, SECRET + "x", timestamp=NOW_MS)),
+}
+
+
+@pytest.mark.parametrize("case", list(_REFUSED_REQUESTS))
+def test_listen_answers_every_request_as_a_receiver_does_and_prints_it(case: str) -> None:
+    method, body, headers = _REFUSED_REQUESTS[case]
+    receiver = Receiver(SECRET, router=Router(), now=_listen_now)
+    real = httpx.Client(
+        transport=httpx.WSGITransport(app=WebhookApp(receiver, path=LISTEN_PATH)),
+        base_url="http://receiver.local",
+    )
+    out = io.StringIO()
+    expected = real.request(method, LISTEN_PATH, content=body, headers=headers)
+    answer = listen_client(out).request(method, LISTEN_PATH, content=body, headers=headers)
+    assert expected.status_code >= 400
+    assert (answer.status_code, answer.json(), answer.headers.get("allow")) == (
+        expected.status_code,
+        expected.json(),
+        expected.headers.get("allow"),
+    )
+    first_line = out.getvalue().splitlines()[0]
+    assert f"REFUSED {expected.status_code} {expected.json()['error']}: " in first_line
+
+
+def test_listen_explains_a_refusal_the_diagnosis_does_not_cover_in_the_receivers_words() -> None:
+    out = io.StringIO()
+    client = listen_client(out)
+    client.post(LISTEN_PATH, content=_OLD_BODY, headers=_signed(_OLD_BODY))
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith(
+        "REFUSED 401 event_too_old: The signed event timestamp is outside the accepted age."
+    )
+    assert lines[1].startswith("    - A body older than the receiver's retention")
+
+
+def test_listen_retention_widens_the_accepted_body_age() -> None:
+    out = io.StringIO()
+    client = listen_client(out, retention=3 * 86_400)
+    answer = client.post(LISTEN_PATH, content=_OLD_BODY, headers=_signed(_OLD_BODY))
+    assert answer.status_code == 200
+    assert "OK task.completed" in out.getvalue()
+
+
+def test_listen_refuses_a_retention_a_receiver_refuses() -> None:
+    code, out, err = run_cli("listen", "--port", "0", "--secret", SECRET, "--retention", "0")
+    assert (code, out) == (2, "")
+    assert "retention must be a number >= 1" in err
+
+
+def test_listen_leaves_other_paths_to_the_adapters_404_and_prints_nothing() -> None:
+    out = io.StringIO()
+    answer = listen_client(out).post("/elsewhere", content=BODY, headers=_signed(BODY))
+    assert (answer.status_code, answer.json()["error"]) == (404, "not_found")
+    assert out.getvalue() == ""
+
+
+def test_listen_dedup_is_the_receivers_bounded_memory_store() -> None:
+    printer = ListenConsole(Console(io.StringIO(), io.StringIO()))
+    store = listen_app([SECRET], printer).receiver.store
+    assert isinstance(store, MemoryStore)
+    assert store.max_entries == MemoryStore().max_entries
+
+
+def test_listen_json_line_of_a_refusal_without_diagnosis_names_its_code() -> None:
+    out = io.StringIO()
+    listen_client(out, json_lines=True).get(LISTEN_PATH)
+    assert json.loads(out.getvalue()) == {
+        "ok": False,
+        "status": 405,
+        "error": "method_not_allowed",
+        "problem": "method_not_allowed",
+        "message": "Webhook deliveries must use POST.",
+        "event": None,
+    }
+
+
+def test_listen_async_face_records_what_the_sync_face_records() -> None:
+    records: dict[str, list[Record]] = {"sync": [], "async": []}
+    headers = _signed(BODY, delivery_id="dlv_7")
+    for face, found in records.items():
+        receiver = ListenReceiver([SECRET], found.append, now=_listen_now)
+        if face == "sync":
+            outcome = receiver.handle(BODY, headers)
+        else:
+            outcome = asyncio.run(receiver.handle_async(BODY, headers))
+        assert outcome.status == 200
+    assert (
+        [(r.status, r.event, r.delivery_id, r.code) for r in records["async"]]
+        == [(r.status, r.event, r.delivery_id, r.code) for r in records["sync"]]
+        == [(200, "task.completed", "dlv_7", None)]
+    )
+
+
 @pytest.mark.parametrize("verbose", [False, True])
 def test_listen_shows_the_by_luck_note_only_when_verbose(verbose: bool) -> None:
     out = io.StringIO()
-    app = ListenApp(
-        [SECRET], Console(out, io.StringIO()), path="/webhooks/cortexbuild", tolerance=300,
-        json_lines=False, verbose=verbose,
-    )  # fmt: skip
-    client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://listen.local")
-    in_seconds = sign(BODY, SECRET, timestamp=int(time.time()))
-    response = client.post("/webhooks/cortexbuild", content=BODY, headers=in_seconds)
+    client = listen_client(out, verbose=verbose)
+    in_seconds = sign(BODY, SECRET, timestamp=NOW_MS // 1000)
+    response = client.post(LISTEN_PATH, content=BODY, headers=in_seconds)
     assert response.status_code == 401
     lines = out.getvalue().splitlines()
     assert lines[0].endswith(
@@ -757,14 +902,11 @@ def test_listen_forwards_verified_deliveries(
     target, server = receiver
     target.status = 202
     out = io.StringIO()
-    app = ListenApp(
-        [SECRET], Console(out, io.StringIO()), path="/webhooks/cortexbuild", tolerance=300,
-        json_lines=True, forward_to=f"{server.url}/app",
-    )  # fmt: skip
-    client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://listen.local")
-    response = client.post("/webhooks/cortexbuild", content=BODY, headers=sign(BODY, SECRET))
+    client = listen_client(out, now=None, json_lines=True, forward_to=f"{server.url}/app")
+    body = fresh_body()
+    response = client.post(LISTEN_PATH, content=body, headers=sign(body, SECRET))
     assert response.status_code == 202
-    assert target.bodies == [BODY]
+    assert target.bodies == [body]
     line = json.loads(out.getvalue().strip())
     assert (line["ok"], line["status"], line["event"]) == (True, 202, "task.completed")
 
@@ -785,14 +927,15 @@ def test_listen_subprocess_smoke() -> None:
         "listen", "--port", "0", "--secret", SECRET, "--max-events", "2", "--max-seconds", "20",
         "--json",
     )  # fmt: skip
+    body = fresh_body()
     with _reaped(proc):
         assert proc.stdout is not None
         url = json.loads(proc.stdout.readline())["listening"]
-        good = httpx.post(url, content=BODY, headers=sign(BODY, SECRET), timeout=5)
-        bad_headers = sign(BODY, SECRET, timestamp=int(time.time()))  # seconds, not ms
-        bad = httpx.post(url, content=BODY, headers=bad_headers, timeout=5)
-        out, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0
+        good = httpx.post(url, content=body, headers=sign(body, SECRET), timeout=5)
+        bad_headers = sign(body, SECRET, timestamp=int(time.time()))  # seconds, not ms
+        bad = httpx.post(url, content=body, headers=bad_headers, timeout=5)
+        out, err = proc.communicate(timeout=20)
+    assert (proc.returncode, err) == (0, "")  # the console says it all: no log lines on stderr
     assert (good.status_code, bad.status_code) == (200, 401)
     lines = [json.loads(line) for line in out.strip().splitlines()]
     assert lines[0]["ok"] is True

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final, TextIO
 
 import msgspec
@@ -23,6 +25,7 @@ __all__ = [
     "Console",
     "add_json_flag",
     "add_verbose_flag",
+    "quiet_logger",
     "read_body",
     "resolve_secret",
 ]
@@ -101,6 +104,22 @@ def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
         help="also print notes that do not change the verdict (e.g. whether re-serialising the "
         "body would keep its bytes)",
     )
+
+
+@contextlib.contextmanager
+def quiet_logger(name: str) -> Iterator[None]:
+    """Silence the logger ``name`` (below CRITICAL) while a command runs, then restore its level.
+
+    For commands whose console already says what the library would log (``demo``'s expected
+    handler failure, ``listen``'s refusals), so that nothing is said twice on stderr.
+    """
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def resolve_secret(values: Sequence[str] | str | None) -> list[str]:

@@ -16,15 +16,13 @@ It prints a table of outcomes and exits 0 only when every outcome is the expecte
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import secrets
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -32,7 +30,7 @@ import msgspec
 
 from cortexhooks_receiver.receiver import DEFAULT_PATH
 
-from ._common import EXIT_FAILED, EXIT_OK, Console, add_json_flag
+from ._common import EXIT_FAILED, EXIT_OK, Console, add_json_flag, quiet_logger
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -85,18 +83,6 @@ class _LateApp:
             start_response("503 Service Unavailable", [("Content-Type", "application/json")])
             return [b'{"error":"starting"}']
         return self.app(environ, start_response)
-
-
-@contextlib.contextmanager
-def _quiet(name: str) -> Iterator[None]:
-    """Silence a logger for the demo (the flaky handler's traceback is expected)."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -152,7 +138,7 @@ def run_demo(*, time_scale: float = 600.0) -> tuple[bool, list[DemoOutcome], flo
     outcomes: list[DemoOutcome] = []
     with (
         tempfile.TemporaryDirectory(prefix="cortexhooks-demo-") as tmp,
-        _quiet("cortexhooks_receiver"),
+        quiet_logger("cortexhooks_receiver"),  # the flaky handler fails on purpose
     ):
         late = _LateApp()
         emulator = Emulator(Path(tmp) / "emulator.db", token=token, time_scale=time_scale)

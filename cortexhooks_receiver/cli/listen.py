@@ -1,7 +1,9 @@
-"""``cortexhooks listen``: a local verifying receiver that pretty-prints every delivery.
+"""``cortexhooks listen``: a local receiver that pretty-prints every delivery it answers.
 
-Verification is the library's own (:func:`~cortexhooks_receiver.signature.verify_signature`);
-a refused request gets the receiver's 401 and a diagnosis on the console. ``--forward-to``
+It is an ordinary :class:`~cortexhooks_receiver.Receiver` (see :mod:`._listen_receiver`) behind
+the WSGI adapter, so it answers exactly what a receiver with the same secrets would: every check of
+the pipeline, dedup in the bounded memory store, the body cap. Each answer is printed as one
+record; a refusal is explained with the diagnosis of ``cortexhooks verify``. ``--forward-to``
 passes verified deliveries (same body and headers) on to your app and relays its answer. When
 whoever reads the console goes away (``listen | head``), the listener stops.
 """
@@ -11,24 +13,25 @@ from __future__ import annotations
 import argparse
 import json
 import threading
-import time
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from cortexhooks_receiver.errors import WebhookError
-from cortexhooks_receiver.receiver import DEFAULT_PATH
-from cortexhooks_receiver.signature import SecretKeys, verify_signature
+from cortexhooks_receiver.integrations.wsgi import WebhookApp
+from cortexhooks_receiver.receiver import DEFAULT_PATH, DEFAULT_RETENTION
+from cortexhooks_receiver.signature import DEFAULT_TOLERANCE
 
-from ._common import EXIT_OK, CLIError, Console, add_json_flag, add_verbose_flag, resolve_secret
-from .diagnose import diagnose
+from ._common import (
+    EXIT_OK,
+    CLIError,
+    Console,
+    add_json_flag,
+    add_verbose_flag,
+    quiet_logger,
+    resolve_secret,
+)
+from ._listen_receiver import ListenReceiver, Record
 
-if TYPE_CHECKING:
-    from wsgiref.types import StartResponse, WSGIEnvironment
-
-__all__ = ["ListenApp", "register", "run"]
-
-_FORWARDED = ("content-type", "user-agent")
+__all__ = ["ListenConsole", "listen_app", "register", "run"]
 
 
 def register(subparsers: Any) -> None:
@@ -36,8 +39,9 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "listen",
         help="run a local verifying receiver that prints each event",
-        description="Listen on 127.0.0.1, verify each delivery (signature and timestamp) and "
-        "pretty-print it. Refused requests are answered 401 and explained.",
+        description="Listen on 127.0.0.1 with a Receiver (the library's own checks, dedup and "
+        "body cap) and pretty-print each delivery. Refused requests get the receiver's answer "
+        "and are explained.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="port (default 3000; 0 = any)")
@@ -51,7 +55,19 @@ def register(subparsers: Any) -> None:
         action="append",
         help="webhook secret; repeat during a rotation (default: $CORTEXBUILD_WEBHOOK_SECRET)",
     )
-    parser.add_argument("--tolerance", type=float, default=300.0, help="seconds (default 300)")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help=f"seconds the timestamp header may be off (default {DEFAULT_TOLERANCE:g})",
+    )
+    parser.add_argument(
+        "--retention",
+        type=float,
+        default=DEFAULT_RETENTION,
+        help="seconds deliveries are remembered for dedup, and the maximum age of a body's "
+        f"signed timestamp (default {DEFAULT_RETENTION})",
+    )
     parser.add_argument("--forward-to", metavar="URL", help="forward verified deliveries here")
     parser.add_argument(
         "--max-events", type=int, help="exit after this many requests (default: run until Ctrl-C)"
@@ -62,208 +78,155 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-class ListenApp:
-    """The WSGI app behind ``listen``: verify, print, answer (or forward)."""
+class ListenConsole:
+    """Prints the record of each answered request; says when listening should stop.
+
+    Text (one line, then the pretty payload or the diagnosis) or one JSON line per request.
+    ``done`` is set after ``max_events`` records, or as soon as nobody reads the console any
+    more (``reader_gone``): the request at hand is still answered.
+    """
 
     def __init__(
         self,
-        secrets: list[str],
         console: Console,
         *,
-        path: str,
-        tolerance: float,
-        json_lines: bool,
-        forward_to: str | None = None,
+        json_lines: bool = False,
         verbose: bool = False,
+        max_events: int | None = None,
     ) -> None:
-        self.keys = SecretKeys(secrets)
-        self.secrets = secrets
         self.console = console
-        self.path = path
-        self.tolerance = tolerance
         self.json_lines = json_lines
-        self.forward_to = forward_to
         self.verbose = verbose
-        self.reader_gone = False
-        self.seen: set[str] = set()
+        self.max_events = max_events
         self.count = 0
+        self.reader_gone = False
         self.done = threading.Event()
-        self.max_events: int | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one request's lines stay together
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        status, body = self._handle(environ)
-        payload = json.dumps(body).encode()
-        start_response(
-            f"{status} {'OK' if status < 400 else 'Error'}",
-            [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
-        )
-        return [payload]
-
-    def _handle(self, environ: WSGIEnvironment) -> tuple[int, Any]:
-        if environ.get("PATH_INFO") != self.path:
-            return 404, {"error": "not_found", "message": f"POST to {self.path}"}
-        if environ.get("REQUEST_METHOD") != "POST":
-            return 405, {"error": "method_not_allowed", "message": "Only POST is accepted."}
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
-        headers = {
-            key[5:].replace("_", "-").lower(): str(value)
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
-        }
-        headers["content-type"] = str(environ.get("CONTENT_TYPE", ""))
-        try:
-            verify_signature(body, headers, self.keys, tolerance=self.tolerance)
-        except WebhookError as exc:
-            self._report(self._refused, body, headers, exc)
-            result: tuple[int, Any] = (exc.status, {"error": exc.code, "message": exc.message})
-        else:
-            result = self._accepted(body, headers)
+    def __call__(self, record: Record) -> None:
+        """Print ``record``. Never raises: a reader that went away sets ``reader_gone``."""
+        write: Callable[[Record], None] = self._json if self.json_lines else self._text
         with self._lock:
+            try:
+                write(record)
+            except BrokenPipeError:
+                # run() then ends the command the way main() ends any whose reader went away.
+                self.reader_gone = True
+                self.done.set()
             self.count += 1
             if self.max_events is not None and self.count >= self.max_events:
                 self.done.set()
-        return result
 
-    def _report(self, write: Callable[..., None], *args: Any) -> None:
-        """Print about one request; when nobody reads the console any more, stop listening."""
-        try:
-            write(*args)
-        except BrokenPipeError:
-            # The request is still answered; run() then ends the command the way main() ends
-            # any command whose reader went away.
-            self.reader_gone = True
-            self.done.set()
-
-    def _refused(self, body: bytes, headers: dict[str, str], exc: WebhookError) -> None:
-        verdict = diagnose(
-            body,
-            headers.get("x-cortexbuild-signature"),
-            headers.get("x-cortexbuild-timestamp"),
-            self.secrets,
-            now_ms=time.time_ns() // 1_000_000,
-            tolerance=self.tolerance,
-        )
-        if self.json_lines:
-            self.console.json(
-                {
-                    "ok": False,
-                    "status": exc.status,
-                    "error": exc.code,
-                    "problem": verdict.problem,
-                    "message": verdict.message,
-                    "event": headers.get("x-cortexbuild-event"),
-                },
-                lines=True,
-            )
+    def _text(self, record: Record) -> None:
+        print_ = self.console.print
+        clock = record.received_at.strftime("%H:%M:%S")
+        if not record.accepted:
+            print_(f"[{clock}] REFUSED {record.status} {record.code}: {record.message}")
+            for line in record.findings + (record.notes if self.verbose else ()):
+                print_(f"    - {line}")
             return
-        self.console.print(f"[{_clock()}] REFUSED {exc.status} {exc.code}: {verdict.message}")
-        for line in verdict.findings + (verdict.notes if self.verbose else []):
-            self.console.print(f"    - {line}")
+        tag = " (duplicate delivery)" if record.duplicate else ""
+        print_(
+            f"[{clock}] OK {record.event}  delivery={record.delivery_id}  "
+            f"webhook={record.webhook_id}{tag}"
+        )
+        pretty = json.dumps(record.payload, indent=2, ensure_ascii=False)
+        print_("\n".join("    " + line for line in pretty.splitlines()))
+        if record.forwarded_to is not None:
+            print_(f"    -> forwarded to {record.forwarded_to}: {record.status}")
 
-    def _accepted(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-        delivery_id = headers.get("x-cortexbuild-delivery-id")
-        with self._lock:
-            duplicate = delivery_id is not None and delivery_id in self.seen
-            if delivery_id is not None:
-                self.seen.add(delivery_id)
-        try:
-            payload: Any = json.loads(body)
-        except ValueError:
-            payload = body.decode("utf-8", "replace")
-        status, answer = 200, {"received": True, **({"duplicate": True} if duplicate else {})}
-        if self.forward_to:
-            status, answer = self._forward(body, headers)
-        self._report(self._print_accepted, headers, payload, status, duplicate)
-        return status, answer
-
-    def _print_accepted(
-        self, headers: dict[str, str], payload: Any, status: int, duplicate: bool
-    ) -> None:
-        delivery_id = headers.get("x-cortexbuild-delivery-id")
-        event = payload.get("event") if isinstance(payload, dict) else None
-        if self.json_lines:
-            self.console.json(
-                {
-                    "ok": True,
-                    "status": status,
-                    "event": event,
-                    "deliveryId": delivery_id,
-                    "webhookId": headers.get("x-cortexbuild-webhook-id"),
-                    "duplicate": duplicate,
-                    "payload": payload,
-                },
-                lines=True,
-            )
+    def _json(self, record: Record) -> None:
+        line: dict[str, Any]
+        if record.accepted:
+            line = {
+                "ok": True,
+                "status": record.status,
+                "event": record.event,
+                "deliveryId": record.delivery_id,
+                "webhookId": record.webhook_id,
+                "duplicate": record.duplicate,
+                "payload": record.payload,
+            }
         else:
-            tag = " (duplicate delivery id)" if duplicate else ""
-            self.console.print(
-                f"[{_clock()}] OK {event}  delivery={delivery_id}  "
-                f"webhook={headers.get('x-cortexbuild-webhook-id')}{tag}"
-            )
-            pretty = json.dumps(payload, indent=2, ensure_ascii=False)
-            self.console.print("\n".join("    " + line for line in pretty.splitlines()))
-            if self.forward_to:
-                self.console.print(f"    -> forwarded to {self.forward_to}: {status}")
-
-    def _forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-        import httpx
-
-        assert self.forward_to is not None
-        passed = {
-            k: v for k, v in headers.items() if k.startswith("x-cortexbuild-") or k in _FORWARDED
-        }
-        try:
-            response = httpx.post(
-                self.forward_to, content=body, headers=passed, timeout=10, follow_redirects=False
-            )
-        except httpx.HTTPError as exc:
-            return 502, {"error": "forward_failed", "message": type(exc).__name__}
-        try:
-            answer: Any = response.json()
-        except ValueError:
-            answer = {"forwardedStatus": response.status_code}
-        return response.status_code, answer
+            line = {
+                "ok": False,
+                "status": record.status,
+                "error": record.code,
+                "problem": record.problem,
+                "message": record.message,
+                "event": record.event,
+            }
+        self.console.json(line, lines=True)
 
 
-def _clock() -> str:
-    return datetime.now(UTC).strftime("%H:%M:%S")
+def listen_app(
+    secrets: list[str],
+    console: ListenConsole,
+    *,
+    path: str = DEFAULT_PATH,
+    tolerance: float = DEFAULT_TOLERANCE,
+    retention: float = DEFAULT_RETENTION,
+    forward_to: str | None = None,
+    now: Callable[[], float] | None = None,
+) -> WebhookApp:
+    """Return listen's WSGI app: the WSGI adapter serving a receiver that reports to ``console``.
+
+    Other paths than ``path`` are answered 404 by the adapter (and not printed).
+
+    Raises:
+        ConfigurationError: a secret, tolerance or retention a Receiver refuses.
+        ImportError: ``forward_to`` is given and httpx (the ``cli`` extra) is missing.
+    """
+    receiver = ListenReceiver(
+        secrets,
+        console,
+        tolerance=tolerance,
+        retention=retention,
+        forward_to=forward_to,
+        now=now,
+    )
+    return WebhookApp(receiver, path=path)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Serve until Ctrl-C, ``--max-events`` or ``--max-seconds``."""
+    """Serve until Ctrl-C, ``--max-events`` or ``--max-seconds``.
+
+    Raises:
+        CLIError: no secret, or the address cannot be bound.
+        ConfigurationError: a secret, tolerance or retention a Receiver refuses.
+        BrokenPipeError: the reader of the console went away (main() ends quietly, exit 141).
+    """
     from cortexhooks_receiver.emulator.server import serve_in_thread
 
     secrets = resolve_secret(args.secret)
-    app = ListenApp(
+    printer = ListenConsole(
+        console, json_lines=args.json, verbose=args.verbose, max_events=args.max_events
+    )
+    app = listen_app(
         secrets,
-        console,
+        printer,
         path=args.path,
         tolerance=args.tolerance,
-        json_lines=args.json,
+        retention=args.retention,
         forward_to=args.forward_to,
-        verbose=args.verbose,
     )
-    app.max_events = args.max_events
     try:
         server = serve_in_thread(app, args.host, args.port)
     except OSError as exc:
         raise CLIError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     url = f"{server.url}{args.path}"
-    if args.json:
-        console.json({"listening": url}, lines=True)
-    else:
-        console.print(f"Listening on {url} (Ctrl-C to stop)")
-    try:
-        app.done.wait(args.max_seconds)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    if app.reader_gone:
+    # The console says what the receiver would log (its refusals): nothing twice on stderr.
+    with quiet_logger("cortexhooks_receiver"):
+        try:
+            if args.json:
+                console.json({"listening": url}, lines=True)
+            else:
+                console.print(f"Listening on {url} (Ctrl-C to stop)")
+            printer.done.wait(args.max_seconds)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+    if printer.reader_gone:
         raise BrokenPipeError  # main() ends every command whose reader went away the same way
     return EXIT_OK

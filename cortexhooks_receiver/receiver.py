@@ -56,7 +56,16 @@ from .signature import (
 from .stores import AsyncStore, ClaimState, MemoryStore, Store, SyncStoreAsAsync
 from .stores import open_store as _open_store
 
-__all__ = ["DEFAULT_PATH", "Outcome", "Receiver", "refusal_outcome", "verify"]
+__all__ = [
+    "DEFAULT_LEASE",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_PATH",
+    "DEFAULT_RETENTION",
+    "Outcome",
+    "Receiver",
+    "refusal_outcome",
+    "verify",
+]
 
 DEFAULT_PATH: Final = "/webhooks/cortexbuild"
 DEFAULT_RETENTION: Final = 86_400

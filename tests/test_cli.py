@@ -25,6 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cortexhooks_receiver import Receiver, Router
+from cortexhooks_receiver._server import RunningServer, serve_in_thread
 from cortexhooks_receiver.cli import demo as demo_module
 from cortexhooks_receiver.cli import main
 from cortexhooks_receiver.cli._common import Console
@@ -32,7 +33,7 @@ from cortexhooks_receiver.cli._listen_receiver import ListenReceiver, Record
 from cortexhooks_receiver.cli.diagnose import diagnose
 from cortexhooks_receiver.cli.listen import ListenConsole, listen_app
 from cortexhooks_receiver.client import ManagementClient
-from cortexhooks_receiver.emulator import Emulator, RunningServer, serve_in_thread
+from cortexhooks_receiver.emulator import Emulator
 from cortexhooks_receiver.integrations.wsgi import WebhookApp
 from cortexhooks_receiver.sender import js_dumps
 from cortexhooks_receiver.signature import SecretKeys, compute_signature, sign, verify_signature

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cortexhooks_receiver.emulator import Emulator, serve_in_thread, subscribed
+from cortexhooks_receiver._server import serve_in_thread
+from cortexhooks_receiver.emulator import Emulator, subscribed
 from cortexhooks_receiver.events import CATALOG
 from cortexhooks_receiver.routing import Router, matches
 from cortexhooks_receiver.sender import URLPolicy, VirtualClock, WSGIAppTransport

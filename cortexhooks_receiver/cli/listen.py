@@ -196,7 +196,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         ConfigurationError: a secret, tolerance or retention a Receiver refuses.
         BrokenPipeError: the reader of the console went away (main() ends quietly, exit 141).
     """
-    from cortexhooks_receiver.emulator.server import serve_in_thread
+    from cortexhooks_receiver._server import serve_in_thread
 
     secrets = resolve_secret(args.secret)
     printer = ListenConsole(

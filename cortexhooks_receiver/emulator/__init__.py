@@ -4,7 +4,6 @@
 WSGI transport and call :attr:`Emulator.app` through ``httpx.WSGITransport``. See ``docs/cli.md``.
 """
 
-from cortexhooks_receiver._server import RunningServer, serve_in_thread
 from cortexhooks_receiver.routing import matches as subscribed  # the receiver's own matcher
 
 from .app import EmulatorApp
@@ -21,9 +20,7 @@ __all__ = [
     "EmulatorApp",
     "EmulatorDB",
     "EmulatorError",
-    "RunningServer",
     "new_secret",
     "new_webhook_id",
-    "serve_in_thread",
     "subscribed",
 ]

@@ -157,8 +157,10 @@ class NodeOracle:
 
     def close(self) -> None:
         assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
         self.proc.stdin.close()
         self.proc.wait(timeout=10)
+        self.proc.stdout.close()
 
 
 def _tag(value: Any) -> Any:

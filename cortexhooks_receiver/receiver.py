@@ -94,6 +94,9 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
         event: the typed event when the body was verified and parsed, else ``None``.
         error: the refusal, when there was one.
         duplicate: ``True`` when the delivery had already been processed.
+        secret_index: which secret the signature matched (0 = the newest), once the signature
+            was checked; ``None`` before that. During a rotation it tells when the old secret
+            stops being used.
     """
 
     status: int
@@ -102,6 +105,7 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
     event: AnyEvent | None = None
     error: WebhookError | None = None
     duplicate: bool = False
+    secret_index: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -163,6 +167,7 @@ class _Delivery:
 
     __slots__ = (
         "body",
+        "client",
         "event",
         "failure",
         "handlers",
@@ -171,6 +176,7 @@ class _Delivery:
         "method",
         "outcome",
         "result",
+        "secret_index",
         "token",
     )
 
@@ -180,10 +186,12 @@ class _Delivery:
     handlers: tuple[Registration, ...]
     outcome: Outcome
 
-    def __init__(self, body: Body, headers: Headers, method: str) -> None:
+    def __init__(self, body: Body, headers: Headers, method: str, client: str | None) -> None:
         self.body = body
         self.headers = headers
         self.method = method
+        self.client = client
+        self.secret_index: int | None = None
         self.result: Any = None
         self.failure: Exception | None = None
 
@@ -274,8 +282,13 @@ class Receiver(TypedOn):
 
     # -- the two drivers: they perform the I/O the pipeline asks for, nothing else --------------
 
-    def handle(self, body: Body, headers: Headers, method: str = "POST") -> Outcome:
+    def handle(
+        self, body: Body, headers: Headers, method: str = "POST", *, client: str | None = None
+    ) -> Outcome:
         """Run the whole pipeline on one request and return the answer to send.
+
+        ``client`` is the sender's address as the adapter knows it (for rate limiting and the
+        record of the request); it is never read from a header here.
 
         Never raises for any request: every refusal is an :class:`Outcome` with the status and
         error body of the design's pipeline table. Async handlers are run to completion too.
@@ -284,7 +297,7 @@ class Receiver(TypedOn):
             BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict): a
                 mistake in the calling code, not a bad request.
         """
-        delivery = _Delivery(body, headers, method)
+        delivery = _Delivery(body, headers, method, client)
         for action in self._steps(delivery):
             try:
                 delivery.result = self._perform(action, delivery)
@@ -292,7 +305,9 @@ class Receiver(TypedOn):
                 delivery.failure = exc
         return delivery.outcome
 
-    async def handle_async(self, body: Body, headers: Headers, method: str = "POST") -> Outcome:
+    async def handle_async(
+        self, body: Body, headers: Headers, method: str = "POST", *, client: str | None = None
+    ) -> Outcome:
         """Coroutine form of :meth:`handle` for async frameworks.
 
         Async handlers are awaited; sync handlers run in a worker thread so they never block the
@@ -301,7 +316,7 @@ class Receiver(TypedOn):
         Raises:
             BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict).
         """
-        delivery = _Delivery(body, headers, method)
+        delivery = _Delivery(body, headers, method, client)
         for action in self._steps(delivery):
             try:
                 delivery.result = await self._perform_async(action, delivery)
@@ -356,18 +371,20 @@ class Receiver(TypedOn):
         try:
             self._admit(delivery)
         except WebhookError as exc:
-            return self._finish(delivery, self._refusal(exc))
+            return self._finish(delivery, self._refusal(exc, delivery))
         memory = self._memory_store
         if memory is None:
             yield CLAIM
             if delivery.failure is not None:
-                return self._finish(delivery, self._store_down(delivery.failure, delivery.event))
+                return self._finish(delivery, self._store_down(delivery))
             state = delivery.result
         else:  # in this process, never blocks nor fails: nothing for a driver to perform
             state = memory.claim(delivery.keys, self.lease, delivery.token)
-        if state is not ClaimState.NEW:
-            return self._finish(delivery, self._not_new(state, delivery.event))
-        if delivery.handlers:
+        if state is ClaimState.IN_PROGRESS:
+            return self._finish(
+                delivery, self._answer(delivery, InProgress(retry_after=self._retry_after))
+            )
+        if state is ClaimState.NEW and delivery.handlers:
             yield RUN
             failure = delivery.failure
             if failure is not None:
@@ -378,19 +395,25 @@ class Receiver(TypedOn):
                         "Could not release the claim on a failed delivery",
                         exc_info=delivery.failure,
                     )
-                return self._finish(delivery, self._handler_failed(failure, delivery.event))
+                return self._finish(delivery, self._handler_failed(failure, delivery))
+        # Done now, or already: either way every key of this request is remembered, so a body
+        # that is a duplicate by its delivery id (a retry re-signed after a rotation, or
+        # re-serialised) cannot come back later under a fresh delivery id.
         if memory is None:
             yield COMPLETE
         else:
             memory.complete(delivery.keys, self.retention, delivery.token)
         if delivery.failure is not None:
-            # The handlers ran: answering 200 stops the retries. Only dedup memory is lost.
+            # The handlers ran (or had run): answering 200 stops the retries; only dedup memory
+            # is lost.
             logger.warning(
                 _COMPLETE_FAILED,
                 delivery.event.event,
                 delivery.event.delivery_id,
                 exc_info=delivery.failure,
             )
+        if state is ClaimState.DONE:
+            return self._finish(delivery, self._duplicate(delivery))
         return self._finish(delivery, self._processed(delivery))
 
     def _finish(self, delivery: _Delivery, outcome: Outcome) -> None:
@@ -426,21 +449,29 @@ class Receiver(TypedOn):
         clock = self._clock
         now_ms = time.time_ns() // 1_000_000 if clock is None else int(clock() * 1000)
         tolerance_ms = self._tolerance_ms
-        digest = authenticate(
+        delivery.secret_index, digests = authenticate(
             body, signature_text, timestamp_text, self._keys, now_ms, tolerance_ms
         )
         event = decode_event(body)
         age = now_ms - event.timestamp
         if age >= self._retention_ms or age < -tolerance_ms:
             raise EventTooOld
-        # The digest we computed, never the header's text: it identifies the signed body.
-        body_key = "b:" + digest.hex()
-        if delivery_id is None:
-            delivery.keys = (body_key,)
+        # The body is known by its digest under every secret (computed here, never the header's
+        # text): whichever secret signed it, before or after a rotation, one of them matches.
+        if delivery_id is not None and (
+            not 0 < len(delivery_id) <= 128 or not _DELIVERY_ID_CHARS.issuperset(delivery_id)
+        ):
+            raise InvalidDeliveryId
+        if len(digests) == 1:
+            body_key = "b:" + digests[0].hex()
+            keys: tuple[str, ...] = (
+                (body_key,) if delivery_id is None else ("d:" + delivery_id, body_key)
+            )
         else:
-            if not 0 < len(delivery_id) <= 128 or not _DELIVERY_ID_CHARS.issuperset(delivery_id):
-                raise InvalidDeliveryId
-            delivery.keys = ("d:" + delivery_id, body_key)
+            keys = tuple("b:" + digest.hex() for digest in digests)
+            if delivery_id is not None:
+                keys = ("d:" + delivery_id, *keys)
+        delivery.keys = keys
         _attach_delivery(event, delivery_id, webhook_id)
         delivery.event = event
         delivery.handlers = self.router.resolve(event.event)
@@ -457,7 +488,7 @@ class Receiver(TypedOn):
             WebhookError: the refusal :meth:`handle` would answer with.
             BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict).
         """
-        delivery = _Delivery(body, headers, method)
+        delivery = _Delivery(body, headers, method, None)
         try:
             self._admit(delivery)
         except WebhookError as exc:
@@ -476,37 +507,47 @@ class Receiver(TypedOn):
         """
         return self._refusal(error)
 
-    def _refusal(self, error: WebhookError) -> Outcome:
+    def _refusal(self, error: WebhookError, delivery: _Delivery | None = None) -> Outcome:
         self._refusals.refused(error)
-        return _refusal_outcome(_detached(error), None)
+        error = _detached(error)
+        if delivery is None:
+            return _refusal_outcome(error, None)
+        return self._answer(delivery, error)
 
-    def _store_down(self, failure: Exception, event: AnyEvent) -> Outcome:
+    def _answer(self, delivery: _Delivery, error: WebhookError) -> Outcome:
+        """The refusal of a request that got as far as ``delivery`` shows (event, secret)."""
+        headers = (_JSON, *error.headers) if error.headers else _OK_HEADERS
+        event = getattr(delivery, "event", None)
+        return Outcome(
+            error.status, error.to_body(), headers, event, error, False, delivery.secret_index
+        )
+
+    def _store_down(self, delivery: _Delivery) -> Outcome:
+        failure = delivery.failure
         logger.error("Dedup store unavailable; refusing with 503: %s", type(failure).__name__)
-        return _refusal_outcome(StoreUnavailable(), event)
+        return self._answer(delivery, StoreUnavailable())
 
-    def _not_new(self, state: ClaimState, event: AnyEvent) -> Outcome:
-        if state is ClaimState.DONE:
-            if logger.isEnabledFor(logging.INFO):
-                logger.info(
-                    "Duplicate delivery %s of %s acknowledged", event.delivery_id, event.event
-                )
-            return Outcome(200, _DUPLICATE_BODY, _OK_HEADERS, event, None, True)
-        return _refusal_outcome(InProgress(retry_after=self._retry_after), event)
+    def _duplicate(self, delivery: _Delivery) -> Outcome:
+        event = delivery.event
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("Duplicate delivery %s of %s acknowledged", event.delivery_id, event.event)
+        return Outcome(200, _DUPLICATE_BODY, _OK_HEADERS, event, None, True, delivery.secret_index)
 
-    def _handler_failed(self, failure: Exception, event: AnyEvent) -> Outcome:
+    def _handler_failed(self, failure: Exception, delivery: _Delivery) -> Outcome:
+        event = delivery.event
         logger.error(
             "A handler failed on %s (delivery %s); the claim is released for the retry",
             event.event,
             event.delivery_id,
             exc_info=failure,
         )
-        return _refusal_outcome(HandlerError(), event)
+        return self._answer(delivery, HandlerError())
 
     def _processed(self, delivery: _Delivery) -> Outcome:
         event = delivery.event
         if not delivery.handlers:
             self._unhandled.unhandled(event.event, self.router.handler_count())
-        return Outcome(200, _OK_BODY, _OK_HEADERS, event)
+        return Outcome(200, _OK_BODY, _OK_HEADERS, event, None, False, delivery.secret_index)
 
 
 def _detached(error: WebhookError) -> WebhookError:

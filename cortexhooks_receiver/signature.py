@@ -139,23 +139,56 @@ class SecretKeys:
     def __repr__(self) -> str:
         return f"SecretKeys(<{len(self.keys)} secret(s)>)"
 
-    def match(self, body: bytes | bytearray | memoryview, signature: bytes) -> bytes:
-        """Return the HMAC digest of ``body`` under the first key whose digest equals ``signature``.
+    def digests(self, body: Body) -> tuple[bytes, ...]:
+        """Return the HMAC-SHA256 of ``body`` under every secret, newest first. Never raises."""
+        result = []
+        for inner_pad, outer_pad in self._pads:
+            inner = inner_pad.copy()
+            inner.update(body)
+            outer = outer_pad.copy()
+            outer.update(inner.digest())
+            result.append(outer.digest())
+        return tuple(result)
 
-        The comparison is constant-time (:func:`hmac.compare_digest` on bytes).
+    def search(self, body: Body, signature: bytes) -> tuple[int, tuple[bytes, ...]]:
+        """Find which secret signed ``body``: its index (0 = newest) and the digest under each.
+
+        Every secret's digest is computed and compared (constant-time, with
+        :func:`hmac.compare_digest` on bytes), whichever matches: the time taken does not tell
+        which secret matched, and the digests identify the body whichever secret signed it (the
+        receiver remembers all of them, so a rotation never reopens a processed body).
 
         Raises:
-            SignatureMismatch: no key produces ``signature``.
+            SignatureMismatch: no secret produces ``signature``.
         """
-        for inner_pad, outer_pad in self._pads:
+        pads = self._pads
+        if len(pads) == 1:  # the usual case, unrolled: it is on every request's path
+            inner_pad, outer_pad = pads[0]
             inner = inner_pad.copy()
             inner.update(body)
             outer = outer_pad.copy()
             outer.update(inner.digest())
             digest = outer.digest()
             if hmac.compare_digest(digest, signature):
-                return digest
-        raise SignatureMismatch
+                return 0, (digest,)
+            raise SignatureMismatch
+        digests = self.digests(body)
+        found = -1
+        for index, digest in enumerate(digests):
+            if hmac.compare_digest(digest, signature) and found < 0:
+                found = index
+        if found < 0:
+            raise SignatureMismatch
+        return found, digests
+
+    def match(self, body: Body, signature: bytes) -> bytes:
+        """Return the HMAC digest of ``body`` under the secret whose digest equals ``signature``.
+
+        Raises:
+            SignatureMismatch: no secret produces ``signature``.
+        """
+        index, digests = self.search(body, signature)
+        return digests[index]
 
 
 _KEY_NOT_TEXT: Final = (
@@ -306,12 +339,14 @@ def authenticate(
     keys: SecretKeys,
     now_ms_: int,
     tolerance_ms: int,
-) -> bytes:
-    """Run the authentication checks on already-read header values; return the HMAC digest.
+) -> tuple[int, tuple[bytes, ...]]:
+    """Run the authentication checks on already-read header values.
 
     In the documented order: signature present and well-formed, timestamp present, well-formed
     and within ±``tolerance_ms`` of ``now_ms_``, then the HMAC under each key. The one place
     this sequence lives: :func:`verify_signature`, ``ch.verify`` and the Receiver all call it.
+    Returns what :meth:`SecretKeys.search` returns: the index of the secret that signed the body
+    (0 = newest) and the body's digest under every secret.
 
     Raises:
         MissingSignature: the signature header is absent.
@@ -324,7 +359,7 @@ def authenticate(
     signature = parse_signature(signature_text)
     timestamp = parse_timestamp(timestamp_text)
     check_tolerance(timestamp, now_ms_, tolerance_ms)
-    return keys.match(body, signature)
+    return keys.search(body, signature)
 
 
 def verify_signature(
@@ -351,6 +386,7 @@ def verify_signature(
     """
     check_body(body)
     signature_text, timestamp_text = signature_headers(headers)
-    return authenticate(
+    index, digests = authenticate(
         body, signature_text, timestamp_text, keys, now_ms(now), int(tolerance * 1000)
     )
+    return digests[index]

@@ -117,16 +117,21 @@ class ListenReceiver(Receiver):
         self.on_record = on_record
         self.forward_to = forward_to
 
-    def handle(self, body: Body, headers: Headers, method: str = "POST") -> Outcome:
+    def handle(
+        self, body: Body, headers: Headers, method: str = "POST", *, client: str | None = None
+    ) -> Outcome:
         """Answer as the Receiver does (or relay the forwarded app's answer); report the record.
 
         Raises:
             BodyTypeError: ``body`` is not the raw bytes.
         """
         received_at = self._now()
-        return self._answered(received_at, body, headers, super().handle(body, headers, method))
+        outcome = super().handle(body, headers, method, client=client)
+        return self._answered(received_at, body, headers, outcome)
 
-    async def handle_async(self, body: Body, headers: Headers, method: str = "POST") -> Outcome:
+    async def handle_async(
+        self, body: Body, headers: Headers, method: str = "POST", *, client: str | None = None
+    ) -> Outcome:
         """Coroutine form of :meth:`handle` (forwarding and reporting run in a worker thread).
 
         Raises:
@@ -135,7 +140,7 @@ class ListenReceiver(Receiver):
         from asyncio import to_thread
 
         received_at = self._now()
-        outcome = await super().handle_async(body, headers, method)
+        outcome = await super().handle_async(body, headers, method, client=client)
         return await to_thread(self._answered, received_at, body, headers, outcome)
 
     def refuse(self, error: WebhookError) -> Outcome:

@@ -175,6 +175,7 @@ class _Delivery:
         "keys",
         "method",
         "outcome",
+        "refusal",
         "result",
         "secret_index",
         "token",
@@ -186,11 +187,19 @@ class _Delivery:
     handlers: tuple[Registration, ...]
     outcome: Outcome
 
-    def __init__(self, body: Body, headers: Headers, method: str, client: str | None) -> None:
+    def __init__(
+        self,
+        body: Body,
+        headers: Headers,
+        method: str,
+        client: str | None,
+        refusal: WebhookError | None = None,
+    ) -> None:
         self.body = body
         self.headers = headers
         self.method = method
         self.client = client
+        self.refusal = refusal  # decided before the pipeline ran (an adapter's refusal)
         self.secret_index: int | None = None
         self.result: Any = None
         self.failure: Exception | None = None
@@ -297,13 +306,7 @@ class Receiver(TypedOn):
             BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict): a
                 mistake in the calling code, not a bad request.
         """
-        delivery = _Delivery(body, headers, method, client)
-        for action in self._steps(delivery):
-            try:
-                delivery.result = self._perform(action, delivery)
-            except Exception as exc:  # the pipeline decides what a failed step means
-                delivery.failure = exc
-        return delivery.outcome
+        return self._drive(_Delivery(body, headers, method, client))
 
     async def handle_async(
         self, body: Body, headers: Headers, method: str = "POST", *, client: str | None = None
@@ -316,7 +319,32 @@ class Receiver(TypedOn):
         Raises:
             BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict).
         """
-        delivery = _Delivery(body, headers, method, client)
+        return await self._drive_async(_Delivery(body, headers, method, client))
+
+    def refuse(self, error: WebhookError, *, client: str | None = None) -> Outcome:
+        """Answer a refusal an adapter decided before the pipeline could run, through its exit.
+
+        For a body that could not be read (``body_already_consumed``) or a bad or too large
+        ``Content-Length``: logged, recorded and reported like the pipeline's own refusals (the
+        first of each code at WARNING with its hint, then rate-limited). Never raises.
+        """
+        return self._drive(_Delivery(b"", (), "POST", client, error))
+
+    async def refuse_async(self, error: WebhookError, *, client: str | None = None) -> Outcome:
+        """Coroutine form of :meth:`refuse`, for async adapters. Never raises."""
+        return await self._drive_async(_Delivery(b"", (), "POST", client, error))
+
+    def _drive(self, delivery: _Delivery) -> Outcome:
+        # The sync driver: performs each step the pipeline asks for, and nothing else.
+        for action in self._steps(delivery):
+            try:
+                delivery.result = self._perform(action, delivery)
+            except Exception as exc:  # the pipeline decides what a failed step means
+                delivery.failure = exc
+        return delivery.outcome
+
+    async def _drive_async(self, delivery: _Delivery) -> Outcome:
+        # The async driver: the same steps, awaited (sync handlers in a worker thread).
         for action in self._steps(delivery):
             try:
                 delivery.result = await self._perform_async(action, delivery)
@@ -366,8 +394,16 @@ class Receiver(TypedOn):
         """Decide the request's fate, yielding each I/O step for the driver to perform.
 
         After each yield the driver has set ``delivery.result`` or ``delivery.failure``. Every
-        path ends in :meth:`_finish`, the one place an answer leaves the receiver.
+        request, refused or processed, leaves through the end of this method: the one place
+        where what is recorded or reported about an answer attaches.
         """
+        yield from self._decide(delivery)
+        delivery.failure = None  # a handler's exception and its frames end with the request
+
+    def _decide(self, delivery: _Delivery) -> Iterator[_Action]:
+        """The pipeline table, row by row; sets ``delivery.outcome`` on every path."""
+        if delivery.refusal is not None:
+            return self._finish(delivery, self._refusal(delivery.refusal, delivery))
         try:
             self._admit(delivery)
         except WebhookError as exc:
@@ -417,9 +453,7 @@ class Receiver(TypedOn):
         return self._finish(delivery, self._processed(delivery))
 
     def _finish(self, delivery: _Delivery, outcome: Outcome) -> None:
-        # The one exit of every request: what is recorded or reported about an answer goes here.
         delivery.outcome = outcome
-        delivery.failure = None  # a handler's exception and its frames end with the request
 
     def _admit(self, delivery: _Delivery) -> None:
         """Run every check up to dedup; fill in the delivery's event, keys, token and handlers.
@@ -498,21 +532,9 @@ class Receiver(TypedOn):
 
     # -- answers --------------------------------------------------------------------------------
 
-    def refuse(self, error: WebhookError) -> Outcome:
-        """Return the answer to a refusal decided before the pipeline ran, and log it.
-
-        For adapters: a body that could not be read (``body_already_consumed``), a bad or too
-        large ``Content-Length``. The refusal is logged like the pipeline's own (the first of each
-        code at WARNING with its hint, then rate-limited). Never raises.
-        """
-        return self._refusal(error)
-
-    def _refusal(self, error: WebhookError, delivery: _Delivery | None = None) -> Outcome:
+    def _refusal(self, error: WebhookError, delivery: _Delivery) -> Outcome:
         self._refusals.refused(error)
-        error = _detached(error)
-        if delivery is None:
-            return _refusal_outcome(error, None)
-        return self._answer(delivery, error)
+        return self._answer(delivery, _detached(error))
 
     def _answer(self, delivery: _Delivery, error: WebhookError) -> Outcome:
         """The refusal of a request that got as far as ``delivery`` shows (event, secret)."""

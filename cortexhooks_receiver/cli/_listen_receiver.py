@@ -143,13 +143,13 @@ class ListenReceiver(Receiver):
         outcome = await super().handle_async(body, headers, method, client=client)
         return await to_thread(self._answered, received_at, body, headers, outcome)
 
-    def refuse(self, error: WebhookError) -> Outcome:
+    def refuse(self, error: WebhookError, *, client: str | None = None) -> Outcome:
         """Answer an adapter's refusal (a bad or too large ``Content-Length``); report it.
 
         Never raises.
         """
         received_at = self._now()
-        return self._answered(received_at, b"", {}, super().refuse(error))
+        return self._answered(received_at, b"", {}, super().refuse(error, client=client))
 
     def _answered(
         self, received_at: float, body: Body, headers: Headers, outcome: Outcome

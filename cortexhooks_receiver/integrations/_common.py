@@ -28,8 +28,13 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, Final
 
-from cortexhooks_receiver.errors import BodyAlreadyConsumed, InvalidContentLength, PayloadTooLarge
-from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome, Receiver
+from cortexhooks_receiver.errors import (
+    BodyAlreadyConsumed,
+    InvalidContentLength,
+    PayloadTooLarge,
+    WebhookError,
+)
+from cortexhooks_receiver.receiver import DEFAULT_PATH, Receiver
 from cortexhooks_receiver.stores import MemoryStore
 
 __all__ = [
@@ -91,14 +96,15 @@ def parse_content_length(value: str | None) -> int | None:
 
 def precheck(
     method: str, content_length: str | None, receiver: Receiver
-) -> tuple[Outcome | None, int | None]:
+) -> tuple[WebhookError | None, int | None]:
     """Decide what an adapter may do before reading the body (the cap is the receiver's).
 
     ``content_length`` is the raw header value, or ``None`` when absent. Returns
-    ``(outcome, length)``: ``outcome`` is an answer to send without reading anything (an invalid
-    or too large length), else ``None``; ``length`` is the declared length (``None`` for a
-    chunked or length-less body). Non-POST requests are never refused here: the adapter passes an
-    empty body and the core answers 405.
+    ``(refusal, length)``: ``refusal`` is the error to answer without reading anything (an
+    invalid or too large length; pass it to :meth:`Receiver.refuse` or ``refuse_async``), else
+    ``None``; ``length`` is the declared length (``None`` for a chunked or length-less body).
+    Non-POST requests are never refused here: the adapter passes an empty body and the core
+    answers 405.
 
     Never raises.
     """
@@ -107,9 +113,9 @@ def precheck(
     try:
         length = parse_content_length(content_length)
     except InvalidContentLength as exc:
-        return receiver.refuse(exc), None
+        return exc, None
     if length is not None and length > receiver.max_body_bytes:
-        return receiver.refuse(PayloadTooLarge()), length
+        return PayloadTooLarge(), length
     return None, length
 
 

@@ -123,13 +123,13 @@ async def webhook_outcome(
     headers = asgi_headers(scope)
     refused, length = precheck(method, headers.get("content-length"), receiver)
     if refused is not None:
-        return refused
+        return await receiver.refuse_async(refused)
     body = b""
     if method == "POST" and length != 0:
         try:
             body = await read_body(receive, receiver.max_body_bytes, length, timeout)
         except BodyAlreadyConsumed as exc:
-            return receiver.refuse(exc)
+            return await receiver.refuse_async(exc)
     return await receiver.handle_async(body, headers, method)
 
 

@@ -81,8 +81,8 @@ def verified_event(receiver: Receiver) -> Callable[[Request], Awaitable[AnyEvent
     async def dependency(request: Request) -> AnyEvent:
         method = request.method
         refused, length = precheck(method, request.headers.get("content-length"), receiver)
-        if refused is not None and refused.error is not None:
-            raise _http_error(refused.error)
+        if refused is not None:
+            raise _http_error(refused)
         body = b""
         if method == "POST":
             try:

@@ -168,7 +168,7 @@ def _make_view(receiver: Receiver) -> Callable[[], Response]:
         refused, length = precheck(method, environ.get("CONTENT_LENGTH"), receiver)
         outcome: Outcome
         if refused is not None:
-            outcome = refused
+            outcome = receiver.refuse(refused)
         else:
             try:
                 body = _read_body(request, method, length, cap)

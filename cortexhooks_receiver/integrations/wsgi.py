@@ -70,7 +70,7 @@ class WebhookApp:
         method = environ.get("REQUEST_METHOD", "GET")
         refused, length = precheck(method, environ.get("CONTENT_LENGTH"), receiver)
         if refused is not None:
-            return refused
+            return receiver.refuse(refused)
         body = b""
         if method == "POST" and (
             length or (length is None and environ.get("wsgi.input_terminated"))

@@ -31,6 +31,7 @@ from cortexhooks_receiver.errors import (
     BodyAlreadyConsumed,
     ConfigurationError,
     ReceiverMisconfigured,
+    WebhookError,
 )
 from cortexhooks_receiver.integrations._common import note_wsgi_server, precheck, read_capped
 from cortexhooks_receiver.receiver import Outcome, Receiver, refusal_outcome
@@ -63,8 +64,11 @@ class _Base(View):  # type: ignore[misc]
     def _receiver(self) -> Receiver:
         return self.receiver if self.receiver is not None else get_receiver()
 
-    def _prepare(self, request: HttpRequest) -> tuple[Receiver, bytes] | Outcome:
-        # The receiver and the raw body, or the answer to send without running the receiver.
+    def _prepare(
+        self, request: HttpRequest
+    ) -> tuple[Receiver, bytes, WebhookError | None] | Outcome:
+        # The receiver and the raw body, or the refusal to answer without running the pipeline
+        # (through the receiver when there is one: refuse or refuse_async, by the view's kind).
         try:
             receiver = self._receiver()
         except (ImproperlyConfigured, ConfigurationError) as exc:
@@ -74,11 +78,11 @@ class _Base(View):  # type: ignore[misc]
         meta = request.META
         refused, length = precheck(method, meta.get("CONTENT_LENGTH"), receiver)
         if refused is not None:
-            return refused
+            return receiver, b"", refused
         try:
-            return receiver, _read(request, method, length, receiver.max_body_bytes)
+            return receiver, _read(request, method, length, receiver.max_body_bytes), None
         except BodyAlreadyConsumed as exc:
-            return receiver.refuse(exc)
+            return receiver, b"", exc
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -95,8 +99,10 @@ class WebhookView(_Base):
         prepared = self._prepare(request)
         if isinstance(prepared, Outcome):
             return _response(prepared)
-        receiver, body = prepared
+        receiver, body, refused = prepared
         note_wsgi_server(receiver, request.META)
+        if refused is not None:
+            return _response(receiver.refuse(refused))
         return _response(receiver.handle(body, request.META, request.method or "GET"))
 
 
@@ -116,6 +122,8 @@ class AsyncWebhookView(_Base):
         prepared = self._prepare(request)
         if isinstance(prepared, Outcome):
             return _response(prepared)
-        receiver, body = prepared
+        receiver, body, refused = prepared
+        if refused is not None:
+            return _response(await receiver.refuse_async(refused))
         outcome = await receiver.handle_async(body, request.META, request.method or "GET")
         return _response(outcome)

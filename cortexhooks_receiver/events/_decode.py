@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Final
 
 import msgspec
@@ -18,7 +17,7 @@ from msgspec.structs import force_setattr
 from cortexhooks_receiver.errors import InvalidPayload
 
 from ._classes import AnyEvent, AnyKnownEvent
-from ._envelope import UnknownEvent
+from ._envelope import UnknownEvent, exact_decimal
 from .catalog import CATALOG
 
 __all__ = ["decode_event"]
@@ -74,7 +73,7 @@ def _decode_cold(body: bytes | bytearray | memoryview, first: Exception) -> AnyE
     """Handle what the tagged decoder refused: an unknown event name, or an invalid body."""
     global _unknown_decoder
     if _unknown_decoder is None:
-        _unknown_decoder = msgspec.json.Decoder(UnknownEvent, float_hook=Decimal)
+        _unknown_decoder = msgspec.json.Decoder(UnknownEvent, float_hook=exact_decimal)
     try:
         event = _unknown_decoder.decode(body)
     except _DECODE_ERRORS as exc:

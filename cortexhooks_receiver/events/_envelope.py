@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as _dt
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
-__all__ = ["MAX_TIMESTAMP_MS", "Event", "UnknownEvent"]
+__all__ = ["MAX_TIMESTAMP_MS", "Event", "UnknownEvent", "exact_decimal"]
 
 T = TypeVar("T")
 
@@ -19,9 +19,23 @@ TimestampMs = Annotated[int, msgspec.Meta(ge=0, le=MAX_TIMESTAMP_MS)]
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
-# Plain-JSON decoding (``Event.json()``, ``UnknownEvent.data``): numbers with a fraction or an
-# exponent become exact Decimals, like the models' money fields (and 1e400 cannot fail).
-_PLAIN_DECODER = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
+
+def exact_decimal(text: str) -> Decimal:
+    """The float hook of every plain-JSON decoder: a number with a fraction or an exponent
+    becomes an exact :class:`~decimal.Decimal`, like the models' money fields (1e400 cannot fail).
+
+    Raises:
+        ValueError: the exponent is beyond what a Decimal holds (``1e1000000000000000000``);
+            msgspec turns it into its ``ValidationError`` naming the field.
+    """
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValueError("Number out of range") from None
+
+
+# Plain-JSON decoding (``Event.json()``, ``UnknownEvent.data``).
+_PLAIN_DECODER = msgspec.json.Decoder(dict[str, Any], float_hook=exact_decimal)
 
 # JSON names of the receiver-filled fields. msgspec needs a JSON name for every field; these are
 # names the platform never sends, and decode_event overwrites (raw) or resets (ids) the values
@@ -77,7 +91,8 @@ class Event(msgspec.Struct, Generic[T], frozen=True, kw_only=True, rename="camel
         Each call decodes again: keep the result if you need it twice.
 
         Raises:
-            ValueError: if the event holds no raw body (it was built by hand, not decoded).
+            ValueError: the event holds no raw body (it was built by hand, not decoded), or a
+                number's exponent is beyond what a Decimal holds.
         """
         if not self.raw:
             raise ValueError("this event was not decoded from a body, so it has no raw JSON")

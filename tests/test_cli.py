@@ -35,7 +35,7 @@ from cortexhooks_receiver.cli.listen import ListenConsole, listen_app
 from cortexhooks_receiver.client import ManagementClient
 from cortexhooks_receiver.emulator import Emulator
 from cortexhooks_receiver.integrations.wsgi import WebhookApp
-from cortexhooks_receiver.sender import js_dumps
+from cortexhooks_receiver.sender import URLPolicy, js_dumps
 from cortexhooks_receiver.signature import SecretKeys, compute_signature, sign, verify_signature
 from cortexhooks_receiver.stores import MemoryStore
 
@@ -966,7 +966,7 @@ def test_serve_rejects_a_nonpositive_time_scale(tmp_path: Path) -> None:
 def test_serve_subprocess_answers_the_management_api(tmp_path: Path) -> None:
     proc = _spawn(
         "serve", "--port", "0", "--db", str(tmp_path / "e.db"), "--token", "tok-123",
-        "--max-seconds", "30", "--json",
+        "--max-seconds", "30", "--json", "--allow-loopback",
     )  # fmt: skip
     with _reaped(proc):
         assert proc.stdout is not None
@@ -987,14 +987,16 @@ def test_replay_resends_logged_deliveries_from_the_db(
 ) -> None:
     app, server = receiver
     db = tmp_path / "emulator.db"
-    emulator = Emulator(db, token="t")
+    emulator = Emulator(db, token="t", policy=URLPolicy(allow_loopback=True))
     _hook, app.secret = emulator.register(f"{server.url}/hook", ["*"])
     emulator.emit("task.created")
     emulator.emit("invoice.paid")
     emulator.drain()
     emulator.close()
     assert len(app.bodies) == 2
-    code, out, _ = run_cli("replay", "--db", str(db), "--event", "invoice.paid", "--json")
+    code, out, _ = run_cli(
+        "replay", "--allow-loopback", "--db", str(db), "--event", "invoice.paid", "--json"
+    )
     results = json.loads(out)
     assert code == 0
     assert [(r["event"], r["status"], r["ok"]) for r in results] == [("invoice.paid", 200, True)]
@@ -1002,21 +1004,25 @@ def test_replay_resends_logged_deliveries_from_the_db(
     assert (
         app.headers[2]["x-cortexbuild-delivery-id"] == app.headers[1]["x-cortexbuild-delivery-id"]
     )
-    code, out, _ = run_cli("replay", "--db", str(db), "--last", "2")
+    code, out, _ = run_cli("replay", "--allow-loopback", "--db", str(db), "--last", "2")
     assert code == 0
     assert "task.created" in out
     assert "invoice.paid" in out
     app.status = 503
-    code, _, _ = run_cli("replay", "--db", str(db), "--last", "1")
+    code, _, _ = run_cli("replay", "--allow-loopback", "--db", str(db), "--last", "1")
     assert code == 1
 
 
 def test_replay_without_a_database_or_match_fails_clearly(tmp_path: Path) -> None:
-    code, _, err = run_cli("replay", "--db", str(tmp_path / "missing.db"), "--all")
+    code, _, err = run_cli(
+        "replay", "--allow-loopback", "--db", str(tmp_path / "missing.db"), "--all"
+    )
     assert code == 2
     assert "no emulator database" in err
-    Emulator(tmp_path / "empty.db", token="t").close()
-    code, _, err = run_cli("replay", "--db", str(tmp_path / "empty.db"), "--all")
+    Emulator(tmp_path / "empty.db", token="t", policy=URLPolicy(allow_loopback=True)).close()
+    code, _, err = run_cli(
+        "replay", "--allow-loopback", "--db", str(tmp_path / "empty.db"), "--all"
+    )
     assert code == 1
     assert "no logged delivery" in err
 
@@ -1036,7 +1042,9 @@ def delivered(tmp_path: Path) -> Iterator[tuple[Path, VerifyingApp]]:
     """An emulator database with two deliveries, both accepted by a verifying receiver."""
     app = VerifyingApp()
     with serve_in_thread(app) as server:
-        emulator = Emulator(tmp_path / "emulator.db", token="t")
+        emulator = Emulator(
+            tmp_path / "emulator.db", token="t", policy=URLPolicy(allow_loopback=True)
+        )
         _hook, app.secret = emulator.register(f"{server.url}/hook", ["*"])
         emulator.emit("task.created")
         emulator.emit("invoice.paid")
@@ -1049,7 +1057,7 @@ def test_replay_without_a_selection_is_a_usage_error_that_names_all(
     delivered: tuple[Path, VerifyingApp],
 ) -> None:
     db, app = delivered
-    code, out, err = run_cli("replay", "--db", str(db))
+    code, out, err = run_cli("replay", "--allow-loopback", "--db", str(db))
     assert (code, out) == (2, "")
     assert err == (
         "cortexhooks replay: error: which deliveries? pass delivery ids (DELIVERY_ID ...), a "
@@ -1060,7 +1068,7 @@ def test_replay_without_a_selection_is_a_usage_error_that_names_all(
 
 def test_replay_all_resends_every_logged_delivery(delivered: tuple[Path, VerifyingApp]) -> None:
     db, app = delivered
-    code, out, _ = run_cli("replay", "--db", str(db), "--all", "--json")
+    code, out, _ = run_cli("replay", "--allow-loopback", "--db", str(db), "--all", "--json")
     assert code == 0
     assert sorted(r["event"] for r in json.loads(out)) == ["invoice.paid", "task.created"]
     assert app.bodies[2:] == app.bodies[:2]
@@ -1071,7 +1079,7 @@ def test_replay_ids_and_all_together_is_a_usage_error(
 ) -> None:
     db, app = delivered
     delivery_id = app.headers[0]["x-cortexbuild-delivery-id"]
-    code, _, err = run_cli("replay", "--db", str(db), delivery_id, "--all")
+    code, _, err = run_cli("replay", "--allow-loopback", "--db", str(db), delivery_id, "--all")
     assert code == 2
     assert err == "cortexhooks replay: error: pass delivery ids or --all, not both\n"
     assert len(app.bodies) == 2
@@ -1080,27 +1088,35 @@ def test_replay_ids_and_all_together_is_a_usage_error(
 def test_replay_shows_a_duplicate_answer_as_duplicate(tmp_path: Path) -> None:
     late = LateApp()
     with serve_in_thread(late) as server:
-        emulator = Emulator(tmp_path / "emulator.db", token="t")
+        emulator = Emulator(
+            tmp_path / "emulator.db", token="t", policy=URLPolicy(allow_loopback=True)
+        )
         _hook, secret = emulator.register(f"{server.url}/hook", ["*"])
         late.app = WebhookApp(Receiver(secret, router=Router()))
         emulator.emit("invoice.paid")
         emulator.drain()
         emulator.close()
-        code, out, _ = run_cli("replay", "--db", str(tmp_path / "emulator.db"), "--all")
+        code, out, _ = run_cli(
+            "replay", "--allow-loopback", "--db", str(tmp_path / "emulator.db"), "--all"
+        )
         assert code == 0
         assert out.splitlines()[0].split() == ["DELIVERY", "EVENT", "STATUS", "RESULT"]
         assert out.splitlines()[2].split()[1:] == ["invoice.paid", "200", "duplicate"]
-        code, out, _ = run_cli("replay", "--db", str(tmp_path / "emulator.db"), "--all", "--json")
+        code, out, _ = run_cli(
+            "replay", "--allow-loopback", "--db", str(tmp_path / "emulator.db"), "--all", "--json"
+        )
     [result] = json.loads(out)
     assert (result["status"], result["outcome"], result["duplicate"]) == (200, "success", True)
 
 
 def test_replay_shows_a_first_delivery_as_success(delivered: tuple[Path, VerifyingApp]) -> None:
     db, _app = delivered
-    code, out, _ = run_cli("replay", "--db", str(db), "--event", "invoice.paid")
+    code, out, _ = run_cli("replay", "--allow-loopback", "--db", str(db), "--event", "invoice.paid")
     assert code == 0
     assert out.splitlines()[2].split()[1:] == ["invoice.paid", "200", "success"]
-    code, out, _ = run_cli("replay", "--db", str(db), "--event", "invoice.paid", "--json")
+    code, out, _ = run_cli(
+        "replay", "--allow-loopback", "--db", str(db), "--event", "invoice.paid", "--json"
+    )
     assert json.loads(out)[0]["duplicate"] is False
 
 

@@ -38,7 +38,7 @@ def emulator() -> Emulator:
     return Emulator(
         token=TOKEN,
         transport=WSGIAppTransport(ok_receiver),
-        policy=URLPolicy(resolver=offline_resolver),
+        policy=URLPolicy(allow_loopback=True, resolver=offline_resolver),
         clock=clock.time,
         sleep=clock.sleep,
     )

@@ -69,7 +69,7 @@ def make(receiver: Receiver, clock: VirtualClock, db: Any = ":memory:", **kw: An
         db,
         token=TOKEN,
         transport=WSGIAppTransport(receiver),
-        policy=URLPolicy(resolver=offline_resolver),
+        policy=URLPolicy(allow_loopback=True, resolver=offline_resolver),
         clock=clock.time,
         sleep=clock.sleep,
         **kw,
@@ -373,7 +373,9 @@ def test_catalog_is_served_and_subscriptions_match_names_families_and_star() -> 
     assert subscribed(["task.*"], "task.created")
     assert subscribed(["task.created"], "task.created")
     assert not subscribed(["invoice.*"], "task.created")
-    emulator = Emulator(token=TOKEN, policy=URLPolicy(resolver=offline_resolver))
+    emulator = Emulator(
+        token=TOKEN, policy=URLPolicy(allow_loopback=True, resolver=offline_resolver)
+    )
     with api(emulator) as client:
         events = client.get("/api/events").json()["events"]
     assert len(events) == len(CATALOG) == 31
@@ -387,7 +389,9 @@ def test_real_server_delivers_in_the_background_with_accelerated_retries() -> No
     receiver = Receiver([500, 200])
     with serve_in_thread(receiver) as hook_server:
         emulator = Emulator(
-            token=TOKEN, time_scale=6000, policy=URLPolicy(resolver=offline_resolver)
+            token=TOKEN,
+            time_scale=6000,
+            policy=URLPolicy(allow_loopback=True, resolver=offline_resolver),
         )  # 1 min of schedule = 10 ms
         emulator.start()
         try:

@@ -217,7 +217,7 @@ def test_a_success_resets_the_failure_count(clock: VirtualClock) -> None:
 
 def test_the_url_policy_is_checked_before_every_attempt(clock: VirtualClock) -> None:
     answers = iter([["93.184.216.34"], ["10.0.0.5"], ["93.184.216.34"]])
-    policy = URLPolicy(resolver=lambda host, port: next(answers))
+    policy = URLPolicy(allow_loopback=True, resolver=lambda host, port: next(answers))
     app = Recorder([500, 200])
     endpoint = Endpoint(url="https://hooks.example.com/x", secret=SECRET, id="webhook-1")
     delivery = make_sender(app, clock, policy=policy).deliver(endpoint, payload())
@@ -341,7 +341,8 @@ def test_real_http_connects_to_the_vetted_address_with_the_url_host(
         return ["127.0.0.1"]
 
     endpoint = Endpoint(url=f"http://localhost:{port}/hook", secret=SECRET)
-    with Sender(policy=URLPolicy(resolver=resolve), schedule=(0,), transport=HTTPTransport()) as s:
+    local = URLPolicy(allow_loopback=True, resolver=resolve)
+    with Sender(policy=local, schedule=(0,), transport=HTTPTransport()) as s:
         delivery = s.deliver(endpoint, payload())
     assert delivery.succeeded
     headers, body = handler.seen[0]
@@ -357,7 +358,8 @@ def test_real_http_non_2xx_and_refused_connections_are_failures(
 ) -> None:
     port, handler = loopback_server
     handler.status = 410
-    sender = Sender(schedule=(0,), clock=clock.time, sleep=clock.sleep)
+    local = URLPolicy(allow_loopback=True)
+    sender = Sender(schedule=(0,), policy=local, clock=clock.time, sleep=clock.sleep)
     endpoint = Endpoint(url=f"http://127.0.0.1:{port}/hook", secret=SECRET)
     assert sender.deliver(endpoint, payload()).attempts[0].status == 410
     with socket.socket() as probe:  # a port nobody listens on
@@ -386,7 +388,7 @@ def test_real_http_tries_the_next_vetted_address_when_one_refuses(
     loopback_server: tuple[int, type[_Handler]],
 ) -> None:
     port, handler = loopback_server  # bound to 127.0.0.1 only: 127.0.0.2 refuses
-    policy = URLPolicy(resolver=lambda host, p: ["127.0.0.2", "127.0.0.1"])
+    policy = URLPolicy(allow_loopback=True, resolver=lambda host, p: ["127.0.0.2", "127.0.0.1"])
     endpoint = Endpoint(url=f"http://localhost:{port}/hook", secret=SECRET)
     with Sender(policy=policy, schedule=(0,)) as sender:
         assert sender.deliver(endpoint, payload()).succeeded

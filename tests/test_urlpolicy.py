@@ -1,4 +1,4 @@
-"""The sender's URL policy: HTTPS to public hosts, plain HTTP only to loopback, no SSRF targets.
+"""The sender's URL policy: HTTPS to public hosts; loopback (plain HTTP too) only when allowed.
 
 Every resolver here is injected: these tests never touch DNS or the network.
 """
@@ -14,48 +14,91 @@ from cortexhooks_receiver.sender.urlpolicy import UnsafeURLError, URLPolicy, par
 PUBLIC = "93.184.216.34"
 
 
-def resolver_of(table: dict[str, list[str]]) -> URLPolicy:
+def resolver_of(table: dict[str, list[str]], **options: bool) -> URLPolicy:
     def resolve(host: str, port: int) -> Sequence[str]:
         if host not in table:
             raise OSError("name not known")
         return table[host]
 
-    return URLPolicy(resolver=resolve)
+    return URLPolicy(resolver=resolve, **options)
+
+
+TABLE: dict[str, list[str]] = {}
 
 
 @pytest.fixture
 def policy() -> URLPolicy:
-    return resolver_of(
-        {
-            "hooks.example.com": [PUBLIC, "2606:2800:220:1:248:1893:25c8:1946"],
-            "localhost": ["127.0.0.1", "::1"],
-            "app.localhost": ["127.0.0.1"],
-            "rebind.example.com": [PUBLIC, "10.0.0.7"],
-            "evil-loopback.example.com": ["127.0.0.1"],
-            "metadata.example.com": ["169.254.169.254"],
-            "v6private.example.com": ["fd12:3456::1"],
-            "weird.localhost": ["10.1.1.1"],
-        }
-    )
+    return resolver_of(TABLE)
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://hooks.example.com/webhooks/cortexbuild",
-        "https://93.184.216.34:8443/x",
-        "http://localhost:3000/webhooks/cortexbuild",
-        "http://app.localhost/hook",
-        "http://127.0.0.1:8000/hook",
-        "http://127.0.0.2/hook",
-        "http://[::1]:9000/hook",
-        "https://localhost/hook",
-        "HTTPS://HOOKS.EXAMPLE.COM./x",
-    ],
+@pytest.fixture
+def local_policy() -> URLPolicy:
+    """The policy of local development: loopback allowed, everything else as strict."""
+    return resolver_of(TABLE, allow_loopback=True)
+
+
+TABLE.update(
+    {
+        "hooks.example.com": [PUBLIC, "2606:2800:220:1:248:1893:25c8:1946"],
+        "localhost": ["127.0.0.1", "::1"],
+        "app.localhost": ["127.0.0.1"],
+        "rebind.example.com": [PUBLIC, "10.0.0.7"],
+        "evil-loopback.example.com": ["127.0.0.1"],
+        "metadata.example.com": ["169.254.169.254"],
+        "v6private.example.com": ["fd12:3456::1"],
+        "weird.localhost": ["10.1.1.1"],
+    }
 )
-def test_public_https_and_loopback_urls_are_accepted(policy: URLPolicy, url: str) -> None:
+
+
+PUBLIC_URLS = [
+    "https://hooks.example.com/webhooks/cortexbuild",
+    "https://93.184.216.34:8443/x",
+    "HTTPS://HOOKS.EXAMPLE.COM./x",
+]
+LOOPBACK_URLS = [
+    "http://localhost:3000/webhooks/cortexbuild",
+    "http://app.localhost/hook",
+    "http://127.0.0.1:8000/hook",
+    "http://127.0.0.1:6379/",  # Redis: why loopback needs the switch
+    "http://127.0.0.2/hook",
+    "http://[::1]:9000/hook",
+    "https://localhost/hook",
+]
+
+
+@pytest.mark.parametrize("url", PUBLIC_URLS)
+def test_public_https_urls_are_accepted(policy: URLPolicy, url: str) -> None:
     target = policy.check(url)
     assert target.addresses
+
+
+@pytest.mark.parametrize("url", LOOPBACK_URLS)
+def test_loopback_is_refused_unless_the_policy_allows_it(
+    policy: URLPolicy, local_policy: URLPolicy, url: str
+) -> None:
+    with pytest.raises(UnsafeURLError) as info:
+        policy.check(url)
+    assert info.value.reason == "blocked_address"
+    assert "allow_loopback=True" in info.value.message
+    assert "--allow-loopback" in info.value.message
+    assert local_policy.check(url).addresses
+
+
+@pytest.mark.parametrize("url", ["https://[fec0::1]/x", "https://[fefe:1::2]/x"])
+def test_site_local_ipv6_is_refused_even_when_private_addresses_are_allowed(url: str) -> None:
+    for policy in (resolver_of({}), resolver_of({}, allow_private=True, allow_loopback=True)):
+        with pytest.raises(UnsafeURLError, match="site-local") as info:
+            policy.check(url)
+        assert info.value.reason == "blocked_address"
+
+
+def test_a_sender_over_real_http_refuses_loopback_by_default() -> None:
+    from cortexhooks_receiver.sender import Sender, WSGIAppTransport
+
+    assert not Sender().policy.allow_loopback
+    in_process = Sender(transport=WSGIAppTransport(lambda environ, start_response: []))
+    assert in_process.policy.allow_loopback  # an app in this process: nothing is dialed
 
 
 @pytest.mark.parametrize(
@@ -110,7 +153,7 @@ def test_public_https_and_loopback_urls_are_accepted(policy: URLPolicy, url: str
         ("http://evil-loopback.example.com/x", "insecure_scheme"),
         ("https://metadata.example.com/x", "blocked_address"),
         ("https://v6private.example.com/x", "blocked_address"),
-        ("http://weird.localhost/x", "blocked_address"),
+        ("http://weird.localhost/x", "blocked_address"),  # and with loopback allowed: below
         ("https://unknown.example.com/x", "resolution_failed"),
     ],
 )
@@ -119,6 +162,14 @@ def test_unsafe_urls_are_refused_with_a_reason(policy: URLPolicy, url: str, reas
         policy.check(url)
     assert info.value.reason == reason
     assert info.value.message
+
+
+def test_a_localhost_name_must_resolve_to_loopback_even_when_loopback_is_allowed(
+    local_policy: URLPolicy,
+) -> None:
+    with pytest.raises(UnsafeURLError, match="not loopback") as info:
+        local_policy.check("http://weird.localhost/x")
+    assert info.value.reason == "blocked_address"
 
 
 def test_every_resolved_address_is_checked_not_only_the_first() -> None:

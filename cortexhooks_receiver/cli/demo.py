@@ -129,7 +129,7 @@ def run_demo(*, time_scale: float = 600.0) -> tuple[bool, list[DemoOutcome], flo
     from cortexhooks_receiver.events import CATALOG
     from cortexhooks_receiver.events.samples import sample_data
     from cortexhooks_receiver.integrations.wsgi import WebhookApp
-    from cortexhooks_receiver.sender import js_dumps
+    from cortexhooks_receiver.sender import URLPolicy, js_dumps
 
     started = time.monotonic()
     token = secrets.token_urlsafe(16)
@@ -141,7 +141,12 @@ def run_demo(*, time_scale: float = 600.0) -> tuple[bool, list[DemoOutcome], flo
         quiet_logger("cortexhooks_receiver"),  # the flaky handler fails on purpose
     ):
         late = _LateApp()
-        emulator = Emulator(Path(tmp) / "emulator.db", token=token, time_scale=time_scale)
+        emulator = Emulator(
+            Path(tmp) / "emulator.db",
+            token=token,
+            time_scale=time_scale,
+            policy=URLPolicy(allow_loopback=True),  # the demo's receiver runs on this machine
+        )
         with (
             serve_in_thread(late) as hook_server,
             serve_in_thread(emulator.app) as api_server,

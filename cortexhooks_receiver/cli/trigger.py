@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="print the request instead of sending it"
     )
-    add_policy_flags(parser)
+    add_policy_flags(parser, loopback_flag=False)
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -79,7 +79,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     except (ValueError, TypeError) as exc:
         raise CLIError(str(exc)) from None
     endpoint = Endpoint(url=args.url, secret=secret, id=args.webhook_id)
-    sender = Sender(policy=policy_from(args), schedule=(0,), timeout=args.timeout)
+    # The URL is the one the user typed: loopback (a local app under development) is allowed.
+    sender = Sender(
+        policy=policy_from(args, allow_loopback=True), schedule=(0,), timeout=args.timeout
+    )
     if args.dry_run:
         body = js_dumps(payload)
         delivery = sender.new_delivery(endpoint, body, event=args.event)

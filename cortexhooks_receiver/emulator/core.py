@@ -28,6 +28,7 @@ from cortexhooks_receiver.sender import (
     js_dumps,
     new_delivery_id,
 )
+from cortexhooks_receiver.sender.transports import default_policy
 
 from .dispatcher import Dispatcher
 from .errors import EmulatorError
@@ -60,7 +61,9 @@ class Emulator:
         db: a path to the SQLite file, ``":memory:"``, or an :class:`EmulatorDB`.
         token: the bearer token the API requires.
         transport: how deliveries are posted (default real HTTP; a WSGI app in tests).
-        policy: the URL policy for webhook URLs (default: HTTPS, or HTTP to loopback).
+        policy: the URL policy for webhook URLs (default: HTTPS to public hosts, plus loopback
+            when ``transport`` is in-process; ``URLPolicy(allow_loopback=True)`` for local
+            receivers over real HTTP).
         clock: Unix seconds (default :func:`time.time`, read at each call).
         sleep: waits, for :meth:`drain` (default :func:`time.sleep`).
         time_scale: divides the waits of the retry schedule (60: one minute per second).
@@ -87,7 +90,7 @@ class Emulator:
         self.token = token
         self.db = db if isinstance(db, EmulatorDB) else EmulatorDB(db)
         self.clock: Callable[[], float] = clock or _now
-        self.policy = policy or URLPolicy()
+        self.policy = policy or default_policy(transport)
         self.sender = Sender(
             transport=transport,
             policy=self.policy,

@@ -29,7 +29,7 @@ from . import jsonjs
 from .errors import DeliveryStateError, NoResponseError
 from .schedule import DEFAULT_TIMEOUT, DISABLE_AFTER, RETRY_SCHEDULE
 from .states import INITIAL_STATE, DeliveryState, advance, is_final
-from .transports import HTTPTransport, Transport
+from .transports import HTTPTransport, Transport, default_policy
 from .urlpolicy import UnsafeURLError, URLPolicy
 
 __all__ = [
@@ -234,7 +234,8 @@ class Sender:
 
     Args:
         transport: how requests are posted; default :class:`~.transports.HTTPTransport`.
-        policy: the :class:`~.urlpolicy.URLPolicy` checked before every attempt.
+        policy: the :class:`~.urlpolicy.URLPolicy` checked before every attempt; by default
+            HTTPS to public hosts only, plus loopback for an in-process transport.
         schedule: seconds to wait before each attempt (from the previous one).
         timeout: seconds an attempt may take; a slower 2xx still counts as a timeout.
         disable_after: consecutive failed attempts that disable a webhook.
@@ -267,7 +268,7 @@ class Sender:
         if timeout <= 0 or disable_after < 1:
             raise ValueError("timeout must be positive and disable_after at least 1")
         self._transport = transport
-        self.policy = policy or URLPolicy()
+        self.policy = policy or default_policy(transport)
         self.schedule = tuple(float(d) for d in schedule)
         self.timeout = float(timeout)
         self.disable_after = disable_after

@@ -22,7 +22,7 @@ from cortexhooks_receiver._concurrency import run_sync
 from cortexhooks_receiver._types import ASGIApp
 
 from .errors import NoResponseError
-from .urlpolicy import Target
+from .urlpolicy import Target, URLPolicy
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -36,6 +36,7 @@ __all__ = [
     "Response",
     "Transport",
     "WSGIAppTransport",
+    "default_policy",
 ]
 
 MAX_RESPONSE_BYTES: Final = 65_536
@@ -59,7 +60,11 @@ class Response(msgspec.Struct, frozen=True):
 
 
 class Transport(Protocol):
-    """Posts one request and returns the answer; raises :class:`NoResponseError` without one."""
+    """Posts one request and returns the answer; raises :class:`NoResponseError` without one.
+
+    A transport may set ``in_process = True`` when it calls an app in this process and dials
+    nothing: the default URL policy then allows loopback URLs (they reach no local service).
+    """
 
     def post(
         self, target: Target, body: bytes, headers: Mapping[str, str], timeout: float
@@ -102,6 +107,8 @@ class HTTPTransport:
         verify: TLS verification (``True``, a CA bundle path or an ``ssl.SSLContext``).
         client: an ``httpx.Client`` to use instead of a new one (its redirects stay off).
     """
+
+    in_process: Final = False
 
     def __init__(self, *, verify: Any = True, client: httpx.Client | None = None) -> None:
         import httpx
@@ -175,6 +182,8 @@ class WSGIAppTransport:
     The URL's host only fills the WSGI environ; nothing touches the network.
     """
 
+    in_process: Final = True  # dials nothing: a loopback URL reaches no local service
+
     def __init__(self, app: WSGIApplication) -> None:
         import httpx
 
@@ -215,6 +224,8 @@ class ASGIAppTransport:
     Each post runs the app on a fresh event loop (in a helper thread when the calling thread
     already runs one), so the synchronous sender can drive Starlette/FastAPI apps directly.
     """
+
+    in_process: Final = True  # dials nothing: a loopback URL reaches no local service
 
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
@@ -260,3 +271,13 @@ class ASGIAppTransport:
 
 def _run(factory: Callable[[], Awaitable[Response]]) -> Response:
     return run_sync(factory(), thread_name="cortexhooks-asgi-post")
+
+
+def default_policy(transport: object | None) -> URLPolicy:
+    """The URL policy of a sender (or emulator) given none: loopback only for in-process apps.
+
+    A real HTTP transport (``None`` means one) refuses loopback unless the caller's policy says
+    ``allow_loopback=True``; an in-process transport reaches nothing on this machine. Never
+    raises.
+    """
+    return URLPolicy(allow_loopback=bool(getattr(transport, "in_process", False)))

@@ -144,6 +144,8 @@ def _category(address: IPAddress) -> str | None:
         return "loopback"
     if address.is_link_local:
         return "link-local"
+    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
+        return "site-local"  # fec0::/10: deprecated (RFC 3879), never a public host
     if address.is_multicast:
         return "multicast"
     if isinstance(address, ipaddress.IPv4Address) and address in _CGNAT:
@@ -171,6 +173,9 @@ class URLPolicy:
     """Decides whether a webhook URL may be called; :meth:`check` runs before every attempt.
 
     Args:
+        allow_loopback: accept loopback hosts (``localhost``, ``*.localhost``, ``127.x.y.z``,
+            ``[::1]``), plain HTTP included: local development. Off by default, because any local
+            service (Redis on 6379, an admin port) is reachable there.
         allow_private: accept private, link-local and carrier-grade NAT addresses (an internal
             deployment). Cloud metadata, unspecified and multicast stay refused.
         allow_hosts: host names or literal addresses accepted without any address check, over
@@ -181,18 +186,20 @@ class URLPolicy:
     def __init__(
         self,
         *,
+        allow_loopback: bool = False,
         allow_private: bool = False,
         allow_hosts: Iterable[str] = (),
         resolver: Resolver | None = None,
     ) -> None:
+        self.allow_loopback = allow_loopback
         self.allow_private = allow_private
         self.allow_hosts = frozenset(h.lower().strip("[]").rstrip(".") for h in allow_hosts)
         self.resolver: Resolver = resolver if resolver is not None else system_resolver
 
     def __repr__(self) -> str:
         return (
-            f"URLPolicy(allow_private={self.allow_private!r}, "
-            f"allow_hosts={sorted(self.allow_hosts)!r})"
+            f"URLPolicy(allow_loopback={self.allow_loopback!r}, "
+            f"allow_private={self.allow_private!r}, allow_hosts={sorted(self.allow_hosts)!r})"
         )
 
     def check(self, url: str) -> Target:
@@ -212,6 +219,14 @@ class URLPolicy:
         if host in _METADATA_NAMES:
             raise UnsafeURLError(f"{host} is a cloud metadata endpoint", reason="blocked_address")
         loopback_name = host == "localhost" or host.endswith(".localhost")
+        if not self.allow_loopback and (
+            loopback_name or (literal is not None and _category(literal) == "loopback")
+        ):
+            raise UnsafeURLError(
+                f"{host} is a loopback host, refused unless the policy allows loopback "
+                "(allow_loopback=True, or --allow-loopback on the command line)",
+                reason="blocked_address",
+            )
         if scheme != "https" and not loopback_name and (literal is None or not literal.is_loopback):
             # Refused before any DNS lookup: plain HTTP can only go to loopback.
             raise UnsafeURLError(
@@ -311,6 +326,7 @@ class URLPolicy:
         return addresses
 
     def _check_address(self, host: str, address: IPAddress, *, loopback_ok: bool) -> None:
+        loopback_ok = loopback_ok and self.allow_loopback
         category = _category(address)
         if category is None or (category == "loopback" and loopback_ok):
             return

@@ -146,6 +146,37 @@ def test_bad_redis_url_is_a_configuration_error(url: str) -> None:
         open_store(url)
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://127.0.0.1:6379/notadb", "names database 'notadb': a database is a number"),
+        ("redis://127.0.0.1:6379/2/extra", "names database '2/extra'"),
+        ("redis://127.0.0.1:6379/0;x=1", "names database '0;x=1'"),
+        ("redis://127.0.0.1:6379/0#frag", "#fragment"),
+        ("redis://127.0.0.1:6379/3?db=4", "gives the database twice"),
+    ],
+)
+def test_a_redis_url_part_that_would_be_ignored_or_misread_is_refused(
+    url: str, message: str
+) -> None:
+    # redis-py reads /notadb as database 0 and drops fragments: a typo must not go unseen.
+    with pytest.raises(ConfigurationError, match=message):
+        open_store(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "database"),
+    [("redis://127.0.0.1:6379", 0), ("redis://127.0.0.1:6379/", 0), ("redis://h/15", 15)],
+)
+def test_a_redis_url_with_or_without_a_database_number_is_accepted(url: str, database: int) -> None:
+    store = open_store(url)
+    try:
+        kwargs = store.client.connection_pool.connection_kwargs  # type: ignore[attr-defined]
+        assert kwargs.get("db", 0) == database
+    finally:
+        store.close()
+
+
 def test_redis_url_without_the_redis_extra_is_a_configuration_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

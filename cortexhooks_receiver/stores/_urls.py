@@ -106,16 +106,44 @@ def _open_sqlite(rest: str) -> Store:
     )
 
 
-def _open_redis(url: str) -> Store:
+def redis_client_url(url: str, what: str = "dedup store") -> tuple[str, str | None]:
+    """Split a ``redis://`` URL into the URL for redis-py and our ``prefix`` option.
+
+    Every part must mean something: a database that is not a number (``/notadb``, which
+    redis-py would silently replace with database 0), a path below the database, a
+    ``#fragment`` or a database given twice (path and ``?db=``) is refused. ``what`` names the
+    URL's user in messages (``"dedup store"``, ``"journal"``...).
+
+    Raises:
+        ConfigurationError: the URL has a part that would be ignored or misread.
+    """
     parts = urlsplit(url)
+    database = parts.path.removeprefix("/")
+    if database and not (database.isascii() and database.isdigit()):
+        raise ConfigurationError(
+            f"The Redis URL of the {what} names database {database!r}: a database is a number "
+            "(redis://host:6379/0)."
+        )
+    if parts.fragment:
+        raise ConfigurationError(
+            f"The Redis URL of the {what} has a #fragment, which means nothing."
+        )
     prefix: str | None = None
     kept: list[tuple[str, str]] = []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name == "prefix":
             prefix = value
+        elif name == "db" and database:
+            raise ConfigurationError(
+                f"The Redis URL of the {what} gives the database twice (/{database} and ?db=)."
+            )
         else:
             kept.append((name, value))
-    client_url = urlunsplit(parts._replace(query=urlencode(kept)))
+    return urlunsplit(parts._replace(query=urlencode(kept))), prefix
+
+
+def _open_redis(url: str) -> Store:
+    client_url, prefix = redis_client_url(url)
     from .redis import RedisStore
 
     if prefix is None:

@@ -1,9 +1,10 @@
 """Case-insensitive header lookup over whatever header container a framework hands us.
 
 Accepted: a plain ``dict`` (any casing), case-insensitive mappings (Werkzeug, Starlette, Django's
-``request.headers``), a WSGI environ or Django ``request.META`` (``HTTP_X_CORTEXBUILD_SIGNATURE``),
-and ASGI's raw list of ``(bytes, bytes)`` pairs. A name present several times is joined with
-``", "`` exactly as frameworks do, which the format checks then refuse.
+``request.headers``), a WSGI environ or Django ``request.META`` (``HTTP_X_CORTEXBUILD_SIGNATURE``:
+the only containers read by CGI names), and ASGI's raw list of ``(bytes, bytes)`` pairs. A name
+present several times is joined with ``", "`` exactly as frameworks do, which the format checks
+then refuse.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def header_view(headers: Headers) -> dict[str, Any]:
     """Return the request's headers as one dict keyed by lower-cased name, built in a single pass.
 
     A name present several times (in any casing) has its values joined with ``", "``. Values may
-    still be bytes or lists: :func:`lookup` converts them. Never raises: a container that cannot
+    still be bytes or lists: the readers below convert them. Never raises: a container that cannot
     be read yields what could be read, or nothing.
     """
     if type(headers) is HeaderView:
@@ -85,13 +86,10 @@ def _str(value: Any) -> str | None:
     return value if value is None or type(value) is str else _text(value)
 
 
-def _value(view: dict[str, Any], lower: str, wsgi: str) -> str | None:
-    value = view.get(lower)
-    if value is None:
-        value = view.get(wsgi)
-        if value is None:
-            return None
-    return value if type(value) is str else _text(value)
+def _is_environ(headers: Headers) -> bool:
+    # A WSGI environ, or Django's request.META (which has no wsgi.version under ASGI): the only
+    # containers whose header names are CGI names.
+    return type(headers) is dict and ("wsgi.version" in headers or "REQUEST_METHOD" in headers)
 
 
 def webhook_headers(
@@ -100,12 +98,14 @@ def webhook_headers(
     """Read every header the receiver needs in one pass over ``headers``.
 
     Returns ``(content_type, content_encoding, signature, timestamp, delivery_id, webhook_id)``,
-    each ``None`` when absent. Never raises.
+    each ``None`` when absent. Only an environ is read by CGI names (``HTTP_X_CORTEXBUILD_...``);
+    in any other container such a name is just an unknown header, so a header a proxy would
+    filter under its HTTP name cannot slip in under its CGI spelling. Never raises.
     """
-    if type(headers) is dict and "wsgi.version" in headers:
-        # A WSGI environ (or Django's request.META): CGI names are normalised (upper case, the
-        # server joins duplicates), so each header has exactly one spelling and no scan is needed.
-        environ = headers.get
+    if _is_environ(headers):
+        # CGI names are normalised (upper case, the server joins duplicates): each header has
+        # exactly one spelling and no scan is needed.
+        environ = headers.get  # type: ignore[union-attr]
         return (
             _str(environ("CONTENT_TYPE")),
             _str(environ("HTTP_CONTENT_ENCODING")),
@@ -136,47 +136,26 @@ def webhook_headers(
             return content_type, encoding, signature, timestamp, delivery_id, webhook_id
     view = header_view(headers)
     get = view.get
-    # Unrolled for the hot path: a header sent as a str under its HTTP name is one dict lookup;
-    # anything else (absent, the WSGI spelling, bytes, lists) takes the general lookup.
-    content_type = get("content-type")
-    if type(content_type) is not str:
-        content_type = _value(view, "content-type", "content_type")
-    encoding = get("content-encoding")
-    if type(encoding) is not str:
-        encoding = _value(view, "content-encoding", "http_content_encoding")
-    signature = get("x-cortexbuild-signature")
-    if type(signature) is not str:
-        signature = _value(view, "x-cortexbuild-signature", "http_x_cortexbuild_signature")
-    timestamp = get("x-cortexbuild-timestamp")
-    if type(timestamp) is not str:
-        timestamp = _value(view, "x-cortexbuild-timestamp", "http_x_cortexbuild_timestamp")
-    delivery_id = get("x-cortexbuild-delivery-id")
-    if type(delivery_id) is not str:
-        delivery_id = _value(view, "x-cortexbuild-delivery-id", "http_x_cortexbuild_delivery_id")
-    webhook_id = get("x-cortexbuild-webhook-id")
-    if type(webhook_id) is not str:
-        webhook_id = _value(view, "x-cortexbuild-webhook-id", "http_x_cortexbuild_webhook_id")
-    return content_type, encoding, signature, timestamp, delivery_id, webhook_id
+    return (
+        _str(get("content-type")),
+        _str(get("content-encoding")),
+        _str(get("x-cortexbuild-signature")),
+        _str(get("x-cortexbuild-timestamp")),
+        _str(get("x-cortexbuild-delivery-id")),
+        _str(get("x-cortexbuild-webhook-id")),
+    )
 
 
 def signature_headers(headers: Headers) -> tuple[str | None, str | None]:
     """Read ``(signature, timestamp)`` from ``headers`` in one pass; ``None`` when absent.
 
-    Never raises.
+    Names are read as :func:`webhook_headers` reads them. Never raises.
     """
-    if type(headers) is dict and "wsgi.version" in headers:
-        return (
-            _str(headers.get("HTTP_X_CORTEXBUILD_SIGNATURE")),
-            _str(headers.get("HTTP_X_CORTEXBUILD_TIMESTAMP")),
-        )
+    if _is_environ(headers):
+        get = headers.get  # type: ignore[union-attr]
+        return _str(get("HTTP_X_CORTEXBUILD_SIGNATURE")), _str(get("HTTP_X_CORTEXBUILD_TIMESTAMP"))
     view = header_view(headers)
-    signature = view.get("x-cortexbuild-signature")
-    if type(signature) is not str:
-        signature = _value(view, "x-cortexbuild-signature", "http_x_cortexbuild_signature")
-    timestamp = view.get("x-cortexbuild-timestamp")
-    if type(timestamp) is not str:
-        timestamp = _value(view, "x-cortexbuild-timestamp", "http_x_cortexbuild_timestamp")
-    return signature, timestamp
+    return _str(view.get("x-cortexbuild-signature")), _str(view.get("x-cortexbuild-timestamp"))
 
 
 def _collect(pairs: Iterable[Any]) -> dict[str, Any]:

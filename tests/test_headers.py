@@ -14,7 +14,7 @@ from starlette.datastructures import Headers as StarletteHeaders
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.datastructures import Headers as WerkzeugHeaders
 
-from cortexhooks_receiver._headers import signature_headers, webhook_headers
+from cortexhooks_receiver._headers import HeaderView, signature_headers, webhook_headers
 from cortexhooks_receiver.errors import MalformedSignature, MissingSignature
 from cortexhooks_receiver.signature import SecretKeys, compute_signature, verify_signature
 
@@ -266,5 +266,23 @@ def test_dict_is_scanned_for_unusual_casing() -> None:
     assert signature_headers(bytes_keys)[0] == SIG
 
 
-def test_wsgi_spelling_is_found_in_a_list_of_pairs() -> None:
-    assert signature_headers([("HTTP_X_CORTEXBUILD_SIGNATURE", SIG)])[0] == SIG
+@pytest.mark.parametrize(
+    "container",
+    [
+        lambda: [("HTTP_X_CORTEXBUILD_SIGNATURE", SIG)],
+        lambda: [(b"http_x_cortexbuild_signature", SIG.encode())],  # what uvicorn passes on
+        lambda: {"http_x_cortexbuild_signature": SIG},
+        lambda: HeaderView({"http_x_cortexbuild_signature": SIG}),
+    ],
+    ids=["pairs", "asgi-raw", "dict", "header-view"],
+)
+def test_cgi_spellings_are_unknown_headers_outside_an_environ(container: Any) -> None:
+    # A proxy that filters X-CortexBuild-* would let HTTP_X_CORTEXBUILD_* through: only a WSGI
+    # environ (or Django's META) is read by CGI names.
+    assert signature_headers(container())[0] is None
+    assert webhook_headers(container())[2] is None
+
+
+def test_django_meta_without_wsgi_version_is_an_environ() -> None:
+    meta = {"REQUEST_METHOD": "POST", "HTTP_X_CORTEXBUILD_SIGNATURE": SIG}  # META under ASGI
+    assert signature_headers(meta)[0] == SIG

@@ -27,6 +27,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from cortexhooks_receiver._headers import Headers
 from cortexhooks_receiver.errors import (
     BodyAlreadyConsumed,
     ConfigurationError,
@@ -34,6 +35,7 @@ from cortexhooks_receiver.errors import (
     WebhookError,
 )
 from cortexhooks_receiver.integrations._common import note_wsgi_server, precheck, read_capped
+from cortexhooks_receiver.integrations.asgi import asgi_headers
 from cortexhooks_receiver.receiver import Outcome, Receiver, refusal_outcome
 
 from .conf import get_receiver
@@ -125,5 +127,16 @@ class AsyncWebhookView(_Base):
         receiver, body, refused = prepared
         if refused is not None:
             return _response(await receiver.refuse_async(refused))
-        outcome = await receiver.handle_async(body, request.META, request.method or "GET")
+        outcome = await receiver.handle_async(body, _headers(request), request.method or "GET")
         return _response(outcome)
+
+
+def _headers(request: HttpRequest) -> Headers:
+    # Under ASGI, Django builds META from the raw headers by upper-casing them and turning "-"
+    # into "_", so "X_CortexBuild_Signature" (which uvicorn passes on) would land on the same key
+    # as the real header. The scope's raw headers keep them apart.
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict) and "headers" in scope:
+        return asgi_headers(scope)
+    meta: Headers = request.META
+    return meta

@@ -415,7 +415,9 @@ class Receiver(TypedOn):
                 return self._finish(delivery, self._store_down(delivery))
             state = delivery.result
         else:  # in this process, never blocks nor fails: nothing for a driver to perform
-            state = memory.claim(delivery.keys, self.lease, delivery.token)
+            state = memory.claim(
+                delivery.keys, self.lease, delivery.token, delivery.event.timestamp
+            )
         if state is ClaimState.IN_PROGRESS:
             return self._finish(
                 delivery, self._answer(delivery, InProgress(retry_after=self._retry_after))
@@ -438,7 +440,7 @@ class Receiver(TypedOn):
         if memory is None:
             yield COMPLETE
         else:
-            memory.complete(delivery.keys, self.retention, delivery.token)
+            memory.complete(delivery.keys, self.retention, delivery.token, delivery.event.timestamp)
         if delivery.failure is not None:
             # The handlers ran (or had run): answering 200 stops the retries; only dedup memory
             # is lost.
@@ -490,6 +492,9 @@ class Receiver(TypedOn):
         age = now_ms - event.timestamp
         if age >= self._retention_ms or age < -tolerance_ms:
             raise EventTooOld
+        memory = self._memory_store
+        if memory is not None and event.timestamp <= memory.floor_ms:
+            raise EventTooOld(hint=_FORGOTTEN_HINT)
         # The body is known by its digest under every secret (computed here, never the header's
         # text): whichever secret signed it, before or after a rotation, one of them matches.
         if delivery_id is not None and (
@@ -596,6 +601,13 @@ def refusal_outcome(error: WebhookError) -> Outcome:
 def _refusal_outcome(error: WebhookError, event: AnyEvent | None) -> Outcome:
     headers = (_JSON, *error.headers) if error.headers else _OK_HEADERS
     return Outcome(error.status, error.to_body(), headers, event, error)
+
+
+_FORGOTTEN_HINT: Final = (
+    "The memory:// dedup store filled up and forgot deliveries within their retention: bodies "
+    "signed before the newest forgotten one are refused so that none can run twice. Raise "
+    "max_entries or use the SQLite or Redis store."
+)
 
 
 _COMPLETE_FAILED: Final = (

@@ -31,6 +31,11 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _signed(signed_at: int | None) -> int:
+    # Without the body's signed time, now (wall clock) bounds it from above: a safe floor.
+    return time.time_ns() // 1_000_000 if signed_at is None else signed_at
+
+
 def _several_workers_configured() -> bool:
     # gunicorn and uvicorn both read WEB_CONCURRENCY as their default number of workers.
     value = os.environ.get("WEB_CONCURRENCY", "")
@@ -42,7 +47,11 @@ class MemoryStore:
 
     Entries expire (claims after their lease, completions after their retention), and the store
     holds at most ``max_entries`` keys: beyond that the least recently claimed are forgotten (an
-    eighth at a time), which bounds memory at the cost of forgetting the oldest deliveries first.
+    eighth at a time). Forgetting must never reopen a body, so an eviction of an entry still
+    within its time raises :attr:`floor_ms` to the newest signed timestamp it forgot: the
+    receiver then refuses, as ``event_too_old``, every body signed at or before it, since such a
+    body may be one the store forgot. The store's memory therefore spans ``min(retention, the
+    time max_entries keys take)``.
     Use the SQLite or Redis store when several processes receive webhooks: each process has its
     own memory, so a retry that reaches another worker runs again. The store says so once, at
     WARNING on the ``cortexhooks_receiver.stores`` logger, when it finds itself in a process
@@ -56,9 +65,11 @@ class MemoryStore:
     ) -> None:
         self.max_entries = max(1, max_entries)
         self._clock = clock
+        self.floor_ms = 0
+        """Bodies signed at or before this Unix time (ms) may have been forgotten (0: none)."""
         self._lock = threading.Lock()
-        # key -> (state, token, expires_at), in claim order (the eviction order).
-        self._entries: dict[str, tuple[int, str, float]] = {}
+        # key -> (state, token, expires_at, signed_at_ms), in claim order (the eviction order).
+        self._entries: dict[str, tuple[int, str, float, int]] = {}
         self._forked = False
         self._warned_multiprocess = False
         _live_stores.add(self)
@@ -80,8 +91,15 @@ class MemoryStore:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
-        """Atomically claim ``keys``: DONE if any is done, IN_PROGRESS if any is held, else NEW."""
+    def claim(
+        self, keys: Sequence[str], lease: float, token: str, signed_at: int | None = None
+    ) -> ClaimState:
+        """Atomically claim ``keys``: DONE if any is done, IN_PROGRESS if any is held, else NEW.
+
+        ``signed_at`` is the signed body timestamp (Unix ms) the keys stand for (the receiver
+        passes it): what :attr:`floor_ms` rises to if the entry is forgotten early. Without it,
+        the time of the claim is used.
+        """
         if self._forked:
             self._forked = False
             self.warn_multiprocess("this process was forked after the store was created")
@@ -101,25 +119,28 @@ class MemoryStore:
                             held = True
             if held:
                 return ClaimState.IN_PROGRESS
-            claim = (_CLAIMED, token, now + lease)
+            claim = (_CLAIMED, token, now + lease, _signed(signed_at))
             for key in keys:
                 if stale:  # re-inserted, so that it counts as recent for eviction
                     entries.pop(key, None)
                 entries[key] = claim
             if len(entries) > self.max_entries:
-                self._evict()
+                self._evict(now)
             return ClaimState.NEW
 
-    def complete(self, keys: Sequence[str], retention: float, token: str) -> None:
-        """Remember ``keys`` as done for ``retention`` seconds."""
+    def complete(
+        self, keys: Sequence[str], retention: float, token: str, signed_at: int | None = None
+    ) -> None:
+        """Remember ``keys`` as done for ``retention`` seconds (``signed_at``: as for claim)."""
         clock = self._clock
-        done = (_DONE, token, (time.monotonic() if clock is None else clock()) + retention)
+        now = time.monotonic() if clock is None else clock()
+        done = (_DONE, token, now + retention, _signed(signed_at))
         with self._lock:
             entries = self._entries
             for key in keys:
                 entries[key] = done  # keeps the key's place: eviction goes by claim order
             if len(entries) > self.max_entries:
-                self._evict()
+                self._evict(now)
 
     def release(self, keys: Sequence[str], token: str) -> None:
         """Forget the claims on ``keys`` still held by ``token``."""
@@ -138,10 +159,24 @@ class MemoryStore:
     def close(self) -> None:
         """Nothing to release; present for the Store protocol."""
 
-    def _evict(self) -> None:
+    def _evict(self, now: float) -> None:
         # Drop the oldest eighth at once, in place: one deletion per evicted key (a plain dict
         # keeps insertion order), instead of an ordered dict's bookkeeping on every write.
         entries = self._entries
         drop = len(entries) - self.max_entries + self.max_entries // 8
+        newest_live = 0
         for key in list(itertools.islice(entries, drop)):
-            del entries[key]
+            entry = entries.pop(key)
+            if entry[2] > now and entry[3] > newest_live:
+                newest_live = entry[3]
+        if newest_live > self.floor_ms:
+            if not self.floor_ms:
+                store_logger.warning(
+                    "The memory:// dedup store is full (max_entries=%d) and forgot deliveries "
+                    "still within their retention: bodies signed before the newest forgotten "
+                    "one are now refused as event_too_old, so none can run twice. Raise "
+                    "max_entries, or use store='sqlite:///webhooks.db' or 'redis://...'. "
+                    "(Logged once.)",
+                    self.max_entries,
+                )
+            self.floor_ms = newest_live

@@ -27,9 +27,11 @@ import msgspec
 from ._concurrency import run_sync, to_thread
 from ._config import SECRET_ENV_VAR
 from ._headers import Headers, webhook_headers
+from ._heartbeat import Heartbeat
 from ._logs import RefusalLog, UnhandledLog
 from ._logs import receiver_logger as logger
 from ._typed_on import TypedOn
+from ._unrecorded import UnrecordedCompletions
 from .errors import (
     ConfigurationError,
     EventTooOld,
@@ -212,9 +214,10 @@ class _Action(enum.Enum):
     RUN = "run"  # run delivery.handlers on delivery.event
     COMPLETE = "complete"  # remember delivery.keys as done
     RELEASE = "release"  # forget the claim on delivery.keys
+    RECORD_PENDING = "record_pending"  # record completions the store missed while it was down
 
 
-CLAIM, RUN, COMPLETE, RELEASE = _Action
+CLAIM, RUN, COMPLETE, RELEASE, RECORD_PENDING = _Action
 
 
 class Receiver(TypedOn):
@@ -274,6 +277,8 @@ class Receiver(TypedOn):
         self._retry_after = max(1, min(int(lease), 10))
         self._refusals = RefusalLog(time.monotonic if now is None else now)
         self._unhandled = UnhandledLog()
+        self._unrecorded = UnrecordedCompletions()
+        self._heartbeat = Heartbeat(self._extend_claim, self.lease)
 
     def __repr__(self) -> str:
         return (
@@ -353,6 +358,11 @@ class Receiver(TypedOn):
         return delivery.outcome
 
     def _perform(self, action: _Action, delivery: _Delivery) -> object:
+        if action is RECORD_PENDING:
+            for keys, token, expires_at in self._unrecorded.pending():
+                self.store.complete(keys, max(1.0, expires_at - self._now()), token)
+                self._unrecorded.recorded(keys)
+            return None
         if action is RUN:
             event = delivery.event
             for registration in delivery.handlers:
@@ -371,6 +381,12 @@ class Receiver(TypedOn):
         return None
 
     async def _perform_async(self, action: _Action, delivery: _Delivery) -> object:
+        if action is RECORD_PENDING:
+            for keys, token, expires_at in self._unrecorded.pending():
+                retention = max(1.0, expires_at - self._now())
+                await self._async_store.acomplete(keys, retention, token)
+                self._unrecorded.recorded(keys)
+            return None
         if action is RUN:
             event = delivery.event
             for registration in delivery.handlers:
@@ -410,6 +426,8 @@ class Receiver(TypedOn):
             return self._finish(delivery, self._refusal(exc, delivery))
         memory = self._memory_store
         if memory is None:
+            if self._unrecorded and self._unrecorded.holds(delivery.keys, self._now()):
+                return self._finish(delivery, self._duplicate(delivery))
             yield CLAIM
             if delivery.failure is not None:
                 return self._finish(delivery, self._store_down(delivery))
@@ -423,7 +441,15 @@ class Receiver(TypedOn):
                 delivery, self._answer(delivery, InProgress(retry_after=self._retry_after))
             )
         if state is ClaimState.NEW and delivery.handlers:
-            yield RUN
+            heartbeat = self._heartbeat
+            if not heartbeat.started:
+                heartbeat.start()
+            running = heartbeat.running
+            running[delivery.token] = delivery  # its lease is extended while it runs
+            try:
+                yield RUN
+            finally:  # also when the driver is interrupted (a cancelled task)
+                del running[delivery.token]
             failure = delivery.failure
             if failure is not None:
                 delivery.failure = None
@@ -438,21 +464,45 @@ class Receiver(TypedOn):
         # that is a duplicate by its delivery id (a retry re-signed after a rotation, or
         # re-serialised) cannot come back later under a fresh delivery id.
         if memory is None:
-            yield COMPLETE
+            yield from self._complete(delivery)
         else:
             memory.complete(delivery.keys, self.retention, delivery.token, delivery.event.timestamp)
-        if delivery.failure is not None:
-            # The handlers ran (or had run): answering 200 stops the retries; only dedup memory
-            # is lost.
-            logger.warning(
-                _COMPLETE_FAILED,
-                delivery.event.event,
-                delivery.event.delivery_id,
-                exc_info=delivery.failure,
-            )
         if state is ClaimState.DONE:
             return self._finish(delivery, self._duplicate(delivery))
         return self._finish(delivery, self._processed(delivery))
+
+    def _complete(self, delivery: _Delivery) -> Iterator[_Action]:
+        """Record the delivery as done; if the store fails twice, keep it here until it can.
+
+        The handlers ran (or had run): the answer is 200 whatever happens here, so that the
+        sender stops retrying. What the store missed is checked before the store on every later
+        request, and recorded in the store once it answers again.
+        """
+        yield COMPLETE
+        if delivery.failure is not None:
+            delivery.failure = None
+            yield COMPLETE  # once more: a dropped connection is often back at once
+        if delivery.failure is None:
+            if self._unrecorded:
+                yield RECORD_PENDING  # the store answers again: catch up
+                if delivery.failure is not None:
+                    logger.warning("Could not record the completions the store missed")
+            return
+        self._unrecorded.add(delivery.keys, delivery.token, self._now() + self.retention)
+        event = delivery.event
+        logger.warning(_COMPLETE_FAILED, event.event, event.delivery_id, exc_info=delivery.failure)
+
+    def _extend_claim(self, delivery: _Delivery) -> None:
+        # The heartbeat's call, from its own thread: a running delivery keeps its claim.
+        memory = self._memory_store
+        if memory is not None:
+            memory.claim(delivery.keys, self.lease, delivery.token, delivery.event.timestamp)
+        else:
+            self.store.claim(delivery.keys, self.lease, delivery.token)
+
+    def _now(self) -> float:
+        clock = self._clock
+        return time.time() if clock is None else clock()
 
     def _finish(self, delivery: _Delivery, outcome: Outcome) -> None:
         delivery.outcome = outcome
@@ -611,7 +661,8 @@ _FORGOTTEN_HINT: Final = (
 
 
 _COMPLETE_FAILED: Final = (
-    "Handlers of %s (delivery %s) ran, but the store could not record it as done"
+    "Handlers of %s (delivery %s) ran, but the store could not record it as done; this process "
+    "remembers it until the store answers again"
 )
 
 

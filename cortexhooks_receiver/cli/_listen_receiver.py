@@ -19,7 +19,6 @@ alone knows (the diagnosis, the pretty payload, the forwarding).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -113,7 +112,6 @@ class ListenReceiver(Receiver):
         if forward_to is not None:
             import httpx  # noqa: F401 (missing, it must stop the command, not fail each delivery)
         self._secrets = tuple(secrets)  # for the diagnosis; never printed
-        self._now = time.time if now is None else now
         self.on_record = on_record
         self.forward_to = forward_to
 

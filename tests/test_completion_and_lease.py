@@ -1,0 +1,192 @@
+"""What the receiver guarantees around the store: never twice after a recorded success.
+
+* A completion the store fails to record is retried once, then kept in this process and checked
+  before the store, so a replay after the claim's lease cannot run the handlers again; it is
+  written to the store as soon as the store answers again.
+* A handler that runs longer than the lease keeps its claim (a heartbeat extends it), so a retry
+  meanwhile answers 409 instead of running the handlers a second time, concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import cortexhooks_receiver as ch
+from cortexhooks_receiver.stores import ClaimState, MemoryStore, StoreError
+from cortexhooks_receiver.stores.sqlite import SQLiteStore
+
+SECRET = "whsec_completion_lease_0123456789ab"
+START = 1_767_225_600.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FlakyStore:
+    """A real SQLite store whose complete() fails while ``failures`` is above zero."""
+
+    def __init__(self, path: Path, clock: Clock) -> None:
+        self.inner = SQLiteStore(path, clock=clock)
+        self.failures = 0
+        self.completes = 0
+
+    def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
+        return self.inner.claim(keys, lease, token)
+
+    def complete(self, keys: Sequence[str], retention: float, token: str) -> None:
+        self.completes += 1
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("the store went away")
+        self.inner.complete(keys, retention, token)
+
+    def release(self, keys: Sequence[str], token: str) -> None:
+        self.inner.release(keys, token)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _body(n: int, clock: Clock) -> bytes:
+    return b'{"event":"task.created","timestamp":%d,"data":{"id":"t-%d"}}' % (
+        int(clock.now * 1000),
+        n,
+    )
+
+
+def _send(receiver: ch.Receiver, body: bytes, clock: Clock, delivery_id: str) -> ch.Outcome:
+    headers = ch.sign(body, SECRET, timestamp=int(clock.now * 1000), delivery_id=delivery_id)
+    return receiver.handle(body, headers)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[ch.Receiver, FlakyStore, Clock, list[str]]:
+    clock = Clock()
+    store = FlakyStore(tmp_path / "dedup.db", clock)
+    receiver = ch.Receiver(SECRET, store=store, now=clock, router=ch.Router(), lease=60)
+    runs: list[str] = []
+    receiver.on("task.created")(lambda event: runs.append(event.data.id))
+    return receiver, store, clock, runs
+
+
+def test_a_completion_that_fails_once_is_retried_and_recorded(setup: Any) -> None:
+    receiver, store, clock, _ = setup
+    store.failures = 1
+    body = _body(1, clock)
+    assert _send(receiver, body, clock, "dlv_1").status == 200
+    assert store.completes == 2
+    assert store.inner.claim(["d:dlv_1"], 60, "other") is ClaimState.DONE
+
+
+def test_a_completion_the_store_never_records_still_never_runs_twice(
+    setup: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver, store, clock, runs = setup
+    store.failures = 2
+    body = _body(1, clock)
+    assert _send(receiver, body, clock, "dlv_1").status == 200  # the handlers ran: stop retrying
+    assert "remembers it until the store answers again" in caplog.text
+    clock.now += 120  # the claim's lease is over: the store alone would say NEW
+    replay = _send(receiver, body, clock, "dlv_forged")
+    assert (replay.status, replay.duplicate) == (200, True)
+    assert runs == ["t-1"]
+
+
+def test_what_the_store_missed_is_recorded_once_it_answers_again(setup: Any) -> None:
+    receiver, store, clock, runs = setup
+    store.failures = 2
+    assert _send(receiver, _body(1, clock), clock, "dlv_1").status == 200
+    assert _send(receiver, _body(2, clock), clock, "dlv_2").status == 200  # the store is back
+    assert store.inner.claim(["d:dlv_1"], 60, "other") is ClaimState.DONE
+    assert not receiver._unrecorded
+    assert runs == ["t-1", "t-2"]
+
+
+def test_handle_async_keeps_and_catches_up_on_missed_completions(setup: Any) -> None:
+    receiver, store, clock, runs = setup
+    store.failures = 2
+    body = _body(1, clock)
+    headers = ch.sign(body, SECRET, timestamp=int(clock.now * 1000), delivery_id="dlv_1")
+    assert asyncio.run(receiver.handle_async(body, headers)).status == 200
+    clock.now += 120
+    again = ch.sign(body, SECRET, timestamp=int(clock.now * 1000), delivery_id="dlv_x")
+    assert asyncio.run(receiver.handle_async(body, again)).duplicate
+    second = _body(2, clock)
+    headers = ch.sign(second, SECRET, timestamp=int(clock.now * 1000), delivery_id="dlv_2")
+    assert asyncio.run(receiver.handle_async(second, headers)).status == 200
+    assert store.inner.claim(["d:dlv_1"], 60, "other") is ClaimState.DONE
+    assert runs == ["t-1", "t-2"]
+
+
+# -- the heartbeat ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_handler_that_outlives_its_lease_keeps_its_claim(kind: str, tmp_path: Path) -> None:
+    clock = Clock()
+    store: Any = (
+        MemoryStore(clock=clock)
+        if kind == "memory"
+        else SQLiteStore(tmp_path / "dedup.db", clock=clock)
+    )
+    receiver = ch.Receiver(SECRET, store=store, now=clock, router=ch.Router(), lease=60)
+    started, release = threading.Event(), threading.Event()
+    runs: list[str] = []
+
+    @receiver.on("task.created")
+    def slow(event: Any) -> None:
+        runs.append(event.delivery_id)
+        started.set()
+        assert release.wait(30)
+
+    body = _body(1, clock)
+    first: list[ch.Outcome] = []
+    worker = threading.Thread(target=lambda: first.append(_send(receiver, body, clock, "dlv_1")))
+    worker.start()
+    assert started.wait(30)
+    heartbeat = receiver._heartbeat
+    clock.now += 20
+    assert heartbeat.beat() == 0  # it began less than a beat ago
+    clock.now += 20
+    assert heartbeat.beat() == 1  # extended: now + 60
+    clock.now += 30  # 70 s after the claim: past the original lease
+    retry = _send(receiver, body, clock, "dlv_1")
+    assert (retry.status, retry.error and retry.error.code) == (409, "in_progress")
+    release.set()
+    worker.join(30)
+    assert first[0].status == 200
+    assert runs == ["dlv_1"]
+    assert heartbeat.beat() == 0  # finished deliveries are no longer extended
+    assert _send(receiver, body, clock, "dlv_1").duplicate
+
+
+def test_a_failed_extension_is_logged_and_the_next_beat_tries_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from cortexhooks_receiver._heartbeat import Heartbeat
+
+    calls: list[object] = []
+
+    def extend(delivery: object) -> None:
+        calls.append(delivery)
+        if len(calls) == 1:
+            raise StoreError("down")
+
+    heartbeat = Heartbeat(extend, lease=60)
+    heartbeat.running["t"] = "delivery"
+    assert heartbeat.beat() == 0
+    assert heartbeat.beat() == 0  # the store failed: logged, not raised
+    assert heartbeat.beat() == 1
+    assert "Could not extend a running delivery's claim" in caplog.text
+    assert heartbeat.interval == 20

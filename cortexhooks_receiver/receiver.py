@@ -367,7 +367,7 @@ class Receiver(TypedOn):
             event = delivery.event
             for registration in delivery.handlers:
                 if registration.is_async:
-                    run_sync(registration.func(event), thread_name="cortexhooks-async-handler")
+                    run_sync(registration.func(event))
                 else:
                     registration.func(event)
             return None

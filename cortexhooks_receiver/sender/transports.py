@@ -270,7 +270,7 @@ class ASGIAppTransport:
 
 
 def _run(factory: Callable[[], Awaitable[Response]]) -> Response:
-    return run_sync(factory(), thread_name="cortexhooks-asgi-post")
+    return run_sync(factory())
 
 
 def default_policy(transport: object | None) -> URLPolicy:

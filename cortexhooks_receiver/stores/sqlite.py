@@ -57,6 +57,7 @@ _PRUNE: Final = (
 _PRUNE_ALL: Final = "DELETE FROM cortexhooks_dedup WHERE expires_at <= ?"
 _COUNT: Final = "SELECT count(*) FROM cortexhooks_dedup"
 
+
 class _Statements:
     """SQL text for a given number of keys (built once per key count, normally 1 and 2)."""
 

@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "HeaderView",
     "Headers",
+    "header_values",
     "header_view",
     "signature_headers",
     "webhook_headers",
@@ -157,6 +158,15 @@ def webhook_headers(
     if type(webhook_id) is not str:
         webhook_id = _value(view, "x-cortexbuild-webhook-id", "http_x_cortexbuild_webhook_id")
     return content_type, encoding, signature, timestamp, delivery_id, webhook_id
+
+
+def header_values(headers: Headers, names: tuple[str, ...]) -> tuple[str | None, ...]:
+    """Read the headers ``names`` (lower-case HTTP names) in one pass; ``None`` when absent.
+
+    Off the hot path (the journal's receipts of refused requests). Never raises.
+    """
+    view = header_view(headers)
+    return tuple(_value(view, name, "http_" + name.replace("-", "_")) for name in names)
 
 
 def signature_headers(headers: Headers) -> tuple[str | None, str | None]:

@@ -26,8 +26,8 @@ import msgspec
 
 from ._concurrency import run_sync, to_thread
 from ._config import SECRET_ENV_VAR
-from ._headers import Headers, webhook_headers
-from ._logs import RefusalLog, UnhandledLog
+from ._headers import Headers, header_values, webhook_headers
+from ._logs import FailureLog, RefusalLog, UnhandledLog, journal_logger
 from ._logs import receiver_logger as logger
 from ._typed_on import TypedOn
 from .errors import (
@@ -43,6 +43,9 @@ from .errors import (
     WebhookError,
 )
 from .events import AnyEvent, decode_event
+from .journal import Journal, MemoryJournal, Receipt, open_journal
+from .journal.base import describe_error, utc
+from .journal.rerun import rerun_request
 from .routing import Registration, Router, default_router
 from .signature import (
     DEFAULT_TOLERANCE,
@@ -168,6 +171,7 @@ class _Delivery:
     __slots__ = (
         "body",
         "client",
+        "error",
         "event",
         "failure",
         "handlers",
@@ -175,9 +179,12 @@ class _Delivery:
         "keys",
         "method",
         "outcome",
+        "receipt",
+        "received_at",
         "refusal",
         "result",
         "secret_index",
+        "started",
         "token",
     )
 
@@ -186,6 +193,11 @@ class _Delivery:
     token: str
     handlers: tuple[Registration, ...]
     outcome: Outcome
+    # Set only when the receiver has a journal (read with getattr where it may be missing):
+    error: str  # the handler's or store's failure, for the receipt
+    received_at: float  # Unix seconds
+    started: float  # time.perf_counter()
+    receipt: Receipt
 
     def __init__(
         self,
@@ -212,9 +224,10 @@ class _Action(enum.Enum):
     RUN = "run"  # run delivery.handlers on delivery.event
     COMPLETE = "complete"  # remember delivery.keys as done
     RELEASE = "release"  # forget the claim on delivery.keys
+    RECORD = "record"  # write delivery.receipt to the journal; result: its id
 
 
-CLAIM, RUN, COMPLETE, RELEASE = _Action
+CLAIM, RUN, COMPLETE, RELEASE, RECORD = _Action
 
 
 class Receiver(TypedOn):
@@ -233,9 +246,15 @@ class Receiver(TypedOn):
             handlers registered with the module-level :func:`cortexhooks_receiver.on`.
         lease: seconds a claim is held before another worker may take it over (a crashed worker).
         now: a clock returning Unix seconds, for tests; default :func:`time.time`.
+        journal: where a receipt of every request is written (refused ones included):
+            ``"memory://"``, ``"sqlite:///path.db"``, ``"redis://host:6379/0"`` or a journal;
+            default ``None``, no journal. See :mod:`cortexhooks_receiver.journal`.
+        journal_bodies: also keep each request's body, with its signature and timestamp
+            headers, in its receipt (so it can be rerun); off by default.
 
     Raises:
-        ConfigurationError: no secret or an empty one, a bad number, or an unknown store URL.
+        ConfigurationError: no secret or an empty one, a bad number, an unknown store or
+            journal URL, or ``journal_bodies`` without a journal.
         SecretTypeError: a secret that is not a ``str``.
     """
 
@@ -251,6 +270,8 @@ class Receiver(TypedOn):
         router: Router | None = None,
         lease: float = DEFAULT_LEASE,
         now: Callable[[], float] | None = None,
+        journal: str | Journal | None = None,
+        journal_bodies: bool = False,
     ) -> None:
         self._keys = _resolve_secrets(secret, secrets)
         self.tolerance = _check_number("tolerance", tolerance, 0)
@@ -274,11 +295,29 @@ class Receiver(TypedOn):
         self._retry_after = max(1, min(int(lease), 10))
         self._refusals = RefusalLog(time.monotonic if now is None else now)
         self._unhandled = UnhandledLog()
+        self._open_journal(journal, journal_bodies, now)
 
     def __repr__(self) -> str:
         return (
             f"Receiver(<{len(self._keys.keys)} secret(s)>, tolerance={self.tolerance}, "
             f"retention={self.retention}, store={type(self.store).__name__})"
+        )
+
+    def _open_journal(
+        self, journal: str | Journal | None, bodies: bool, now: Callable[[], float] | None
+    ) -> None:
+        if journal is None and bodies:
+            raise ConfigurationError(
+                "journal_bodies=True keeps bodies in the journal, but there is no journal: "
+                "pass journal='sqlite:///hooks.db' (or another journal) too."
+            )
+        self.journal: Journal | None = None if journal is None else open_journal(journal)
+        self.journal_bodies = bool(bodies)
+        self._journal_inline = type(self.journal) is MemoryJournal  # never blocks nor fails
+        self._journal_failures = FailureLog(
+            journal_logger,
+            "The receipt journal could not record a request",
+            time.monotonic if now is None else now,
         )
 
     # -- registration -------------------------------------------------------------------------
@@ -361,6 +400,10 @@ class Receiver(TypedOn):
                 else:
                     registration.func(event)
             return None
+        if action is RECORD:
+            journal = self.journal
+            assert journal is not None  # RECORD is asked for only when there is one
+            return journal.record(delivery.receipt)
         store = self.store
         if action is CLAIM:
             return store.claim(delivery.keys, self.lease, delivery.token)
@@ -379,6 +422,12 @@ class Receiver(TypedOn):
                 else:
                     await to_thread(registration.func, event)
             return None
+        if action is RECORD:
+            journal = self.journal
+            assert journal is not None
+            if self._journal_inline:
+                return journal.record(delivery.receipt)
+            return await to_thread(journal.record, delivery.receipt)
         store = self._async_store
         if action is CLAIM:
             return await store.aclaim(delivery.keys, self.lease, delivery.token)
@@ -397,8 +446,13 @@ class Receiver(TypedOn):
         request, refused or processed, leaves through the end of this method: the one place
         where what is recorded or reported about an answer attaches.
         """
+        journal = self.journal
+        if journal is not None:
+            self._start(delivery)
         yield from self._decide(delivery)
         delivery.failure = None  # a handler's exception and its frames end with the request
+        if journal is not None:
+            yield from self._record(delivery)
 
     def _decide(self, delivery: _Delivery) -> Iterator[_Action]:
         """The pipeline table, row by row; sets ``delivery.outcome`` on every path."""
@@ -448,12 +502,70 @@ class Receiver(TypedOn):
                 delivery.event.delivery_id,
                 exc_info=delivery.failure,
             )
+            delivery.error = describe_error(delivery.failure)
         if state is ClaimState.DONE:
             return self._finish(delivery, self._duplicate(delivery))
         return self._finish(delivery, self._processed(delivery))
 
     def _finish(self, delivery: _Delivery, outcome: Outcome) -> None:
         delivery.outcome = outcome
+
+    # -- the journal's part of the exit ---------------------------------------------------------
+
+    def _start(self, delivery: _Delivery) -> None:
+        clock = self._clock
+        delivery.received_at = time.time() if clock is None else clock()
+        delivery.started = time.perf_counter()
+
+    def _record(self, delivery: _Delivery) -> Iterator[_Action]:
+        """Write the request's receipt; a journal that fails is logged and changes nothing."""
+        receipt = delivery.receipt = self._receipt(delivery)
+        yield RECORD
+        failure = delivery.failure
+        if failure is None:
+            if type(delivery.result) is int:
+                msgspec.structs.force_setattr(receipt, "id", delivery.result)
+        else:
+            delivery.failure = None
+            self._journal_failures.failed(failure)
+
+    def _receipt(self, delivery: _Delivery) -> Receipt:
+        """What the journal keeps of this request (see :class:`Receipt`). Never raises."""
+        latency_ms = (time.perf_counter() - delivery.started) * 1000
+        outcome = delivery.outcome
+        event = outcome.event
+        bodies = self.journal_bodies
+        signature = timestamp = None
+        if event is None or bodies:
+            name, delivery_id, webhook_id, signature, timestamp = (
+                _cut(value) for value in header_values(delivery.headers, _RECEIPT_HEADERS)
+            )
+        if event is not None:  # the verified name; the ids as the event carries them
+            name, delivery_id, webhook_id = event.event, event.delivery_id, event.webhook_id
+        body = delivery.body
+        kept = (
+            bytes(body)
+            if bodies and delivery.refusal is None and len(body) <= self.max_body_bytes
+            else None
+        )
+        error = outcome.error
+        return Receipt(
+            id=0,
+            received_at=utc(delivery.received_at),
+            status=outcome.status,
+            code=None if error is None else error.code,
+            event=name,
+            delivery_id=delivery_id,
+            webhook_id=webhook_id,
+            latency_ms=latency_ms,
+            secret_index=delivery.secret_index,
+            error=getattr(delivery, "error", None),
+            client=_cut(delivery.client),
+            duplicate=outcome.duplicate,
+            body=kept,
+            signature=signature if kept is not None else None,
+            timestamp=timestamp if kept is not None else None,
+        )
 
     def _admit(self, delivery: _Delivery) -> None:
         """Run every check up to dedup; fill in the delivery's event, keys, token and handlers.
@@ -530,6 +642,25 @@ class Receiver(TypedOn):
         event: AnyEvent = delivery.event
         return event
 
+    def rerun(self, receipt_id: int) -> Outcome:
+        """Run a journaled request through this receiver again, from its stored body.
+
+        The body is verified again against its stored signature, with this receiver's secrets
+        (a request refused for a wrong secret passes once the secret is fixed); a fresh
+        timestamp header replaces the stored one (see :mod:`cortexhooks_receiver.journal.rerun`).
+        Then the dedup store decides, as for any request: a delivery already processed is a
+        duplicate and nothing runs; one whose handler failed runs again. The rerun gets a
+        receipt of its own, whose ``client`` is ``"rerun:<receipt_id>"``.
+
+        Raises:
+            JournalError: this receiver has no journal, no receipt has this id, or the receipt
+                holds no body (``journal_bodies`` was off when it was written).
+        """
+        clock = self._clock
+        now = time.time_ns() // 1_000_000 if clock is None else int(clock() * 1000)
+        body, headers = rerun_request(self.journal, receipt_id, now)
+        return self.handle(body, headers, client=f"rerun:{receipt_id}")
+
     # -- answers --------------------------------------------------------------------------------
 
     def _refusal(self, error: WebhookError, delivery: _Delivery) -> Outcome:
@@ -546,7 +677,9 @@ class Receiver(TypedOn):
 
     def _store_down(self, delivery: _Delivery) -> Outcome:
         failure = delivery.failure
+        assert failure is not None
         logger.error("Dedup store unavailable; refusing with 503: %s", type(failure).__name__)
+        delivery.error = describe_error(failure)
         return self._answer(delivery, StoreUnavailable())
 
     def _duplicate(self, delivery: _Delivery) -> Outcome:
@@ -563,6 +696,7 @@ class Receiver(TypedOn):
             event.delivery_id,
             exc_info=failure,
         )
+        delivery.error = describe_error(failure)
         return self._answer(delivery, HandlerError())
 
     def _processed(self, delivery: _Delivery) -> Outcome:
@@ -596,6 +730,23 @@ def refusal_outcome(error: WebhookError) -> Outcome:
 def _refusal_outcome(error: WebhookError, event: AnyEvent | None) -> Outcome:
     headers = (_JSON, *error.headers) if error.headers else _OK_HEADERS
     return Outcome(error.status, error.to_body(), headers, event, error)
+
+
+_RECEIPT_HEADERS: Final = (
+    "x-cortexbuild-event",
+    "x-cortexbuild-delivery-id",
+    "x-cortexbuild-webhook-id",
+    "x-cortexbuild-signature",
+    "x-cortexbuild-timestamp",
+)
+_HEADER_CHARS: Final = 200
+
+
+def _cut(value: str | None) -> str | None:
+    # Unsigned header values (and the client) are kept, but never more than 200 characters.
+    if value is None or len(value) <= _HEADER_CHARS:
+        return value
+    return value[:_HEADER_CHARS]
 
 
 _COMPLETE_FAILED: Final = (

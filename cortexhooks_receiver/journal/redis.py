@@ -220,7 +220,7 @@ class RedisJournal:
                 keep = _entry_id(lowest) if lowest != "-" else 0
             if keep == 0:
                 return 0
-            return int(self.client.xtrim(self.stream, minid=f"{keep}-0"))
+            return int(self.client.xtrim(self.stream, minid=f"{keep}-0", approximate=False))
         except self._errors as exc:
             raise self._fail(exc, "delete expired receipts") from exc
 

@@ -8,14 +8,15 @@ import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from journal_contract import *  # noqa: F403 (the contract's tests run on this module's journals)
+from journal_contract import Clock, Harness, make_receipt
 
 import cortexhooks_receiver as ch
 from cortexhooks_receiver.errors import ConfigurationError, InvalidContentLength, JournalError
@@ -33,14 +34,6 @@ from cortexhooks_receiver.stores import ClaimState, StoreError
 SECRET = "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG"
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 NOW_MS = int(NOW * 1000)
-
-
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def body_of(event: str = "task.completed", timestamp: int = NOW_MS, task: str = "t-1") -> bytes:
@@ -329,13 +322,6 @@ def test_an_unreachable_redis_journal_never_changes_the_answer() -> None:
 # --- the journals' contract: memory, SQLite and the real Redis ------------------------------
 
 
-@dataclass
-class Harness:
-    journal: Journal
-    clock: Clock
-    reopen: Callable[[], Journal]  # another handle on the same journal (another connection)
-
-
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     clock = Clock()
@@ -357,138 +343,6 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
     redis_journal.close()
 
 
-def receipt(clock: Clock, **fields: Any) -> Receipt:
-    fields.setdefault("status", 200)
-    return Receipt(id=0, received_at=datetime.fromtimestamp(clock(), UTC), **fields)
-
-
-def test_ids_grow_and_get_returns_each_receipt(harness: Harness) -> None:
-    ids = [harness.journal.record(receipt(harness.clock, delivery_id=f"d{n}")) for n in range(3)]
-    assert ids == sorted(ids)
-    assert len(set(ids)) == 3
-    for n, receipt_id in enumerate(ids):
-        found = harness.journal.get(receipt_id)
-        assert found is not None
-        assert (found.id, found.delivery_id) == (receipt_id, f"d{n}")
-    assert harness.journal.get(ids[-1] + 1000) is None
-
-
-def test_every_field_comes_back_as_recorded(harness: Harness) -> None:
-    original = receipt(
-        harness.clock,
-        status=500,
-        code="handler_error",
-        event="invoice.paid",
-        delivery_id="dlv_9",
-        webhook_id="wh_2",
-        latency_ms=12.5,
-        secret_index=1,
-        error="ValueError: nope",
-        client="203.0.113.1",
-        duplicate=True,
-        body=b'{"event":"invoice.paid"}\x00\xff',
-        signature="ab" * 32,
-        timestamp="1767225600000",
-    )
-    receipt_id = harness.journal.record(original)
-    assert harness.reopen().get(receipt_id) == msgspec.structs.replace(original, id=receipt_id)
-
-
-def test_a_receipt_is_readable_by_another_connection_as_soon_as_recorded(
-    harness: Harness,
-) -> None:
-    receipt_id = harness.journal.record(receipt(harness.clock))
-    assert [r.id for r in harness.reopen().query()] == [receipt_id]
-
-
-def test_query_filters_by_code_event_and_time_newest_first(harness: Harness) -> None:
-    journal, clock = harness.journal, harness.clock
-    rows = [
-        ("task.completed", None),
-        ("invoice.paid", None),
-        ("invoice.paid", "signature_mismatch"),
-        ("invoice_x.paid", None),  # not in the invoice.* family
-        (None, "method_not_allowed"),
-        ("task.created", "handler_error"),
-    ]
-    ids = []
-    for event, code in rows:
-        ids.append(journal.record(receipt(clock, event=event, code=code)))
-        clock.now += 60
-    assert [r.id for r in journal.query()] == ids[::-1]
-    assert [r.id for r in journal.query(code="signature_mismatch")] == [ids[2]]
-    assert [r.id for r in journal.query(event="invoice.paid")] == [ids[2], ids[1]]
-    assert [r.id for r in journal.query(event="invoice.*")] == [ids[2], ids[1]]
-    assert [r.id for r in journal.query(event="*")] == [ids[5], ids[3], ids[2], ids[1], ids[0]]
-    assert [r.id for r in journal.query(limit=2)] == [ids[5], ids[4]]
-    # The clock is now 6 minutes after the first receipt: the last 2.5 minutes hold two.
-    assert [r.id for r in journal.query(since=timedelta(seconds=150))] == [ids[5], ids[4]]
-    cutoff = datetime.fromtimestamp(NOW + 120, UTC)
-    assert [r.id for r in journal.query(since=cutoff, code="signature_mismatch")] == [ids[2]]
-    assert [r.id for r in journal.query(since_id=ids[3])] == [ids[5], ids[4]]
-    assert journal.query(code="nothing_like_it") == []
-
-
-def test_an_event_family_with_like_wildcards_is_matched_literally(harness: Harness) -> None:
-    journal, clock = harness.journal, harness.clock
-    literal = journal.record(receipt(clock, event="a_b.x"))
-    journal.record(receipt(clock, event="aXb.x"))  # "_" would match it in a bare LIKE
-    assert [r.id for r in journal.query(event="a_b.*")] == [literal]
-
-
-def test_query_pages_through_more_receipts_than_one_read(harness: Harness) -> None:
-    journal, clock = harness.journal, harness.clock
-    wanted = [
-        journal.record(receipt(clock, code="handler_error" if n % 50 == 0 else None))
-        for n in range(450)
-    ]
-    found = journal.query(code="handler_error", limit=100)
-    assert [r.id for r in found] == [wanted[n] for n in range(400, -1, -50)]
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"limit": 0}, "limit"),
-        ({"since": datetime(2026, 1, 1)}, "aware"),
-        ({"since": "1h"}, "datetime or a timedelta"),
-        ({"code": 401}, "code must be a str"),
-    ],
-)
-def test_a_bad_query_is_a_configuration_error(
-    harness: Harness, kwargs: dict[str, Any], message: str
-) -> None:
-    with pytest.raises(ConfigurationError, match=message):
-        harness.journal.query(**kwargs)
-
-
-def test_prune_deletes_the_receipts_older_than_the_retention(harness: Harness) -> None:
-    journal, clock = harness.journal, harness.clock
-    old = [journal.record(receipt(clock)) for _ in range(3)]
-    clock.now += 3 * 86_400
-    young = journal.record(receipt(clock))
-    clock.now += 5 * 86_400  # the old ones are 8 days old, the young one 5
-    assert journal.prune() == len(old)
-    assert [r.id for r in journal.query()] == [young]
-    assert journal.get(old[0]) is None
-    assert journal.prune() == 0
-
-
-def test_an_id_is_never_reused_after_pruning(harness: Harness) -> None:
-    journal, clock = harness.journal, harness.clock
-    first = journal.record(receipt(clock))
-    clock.now += 8 * 86_400
-    assert journal.prune() == 1
-    assert journal.record(receipt(clock)) > first
-
-
-def test_close_can_be_called_twice_and_the_journal_still_works(harness: Harness) -> None:
-    harness.journal.close()
-    harness.journal.close()
-    receipt_id = harness.journal.record(receipt(harness.clock))
-    assert harness.journal.get(receipt_id) is not None
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
 def test_receipts_are_pruned_as_they_are_recorded(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -503,9 +357,9 @@ def test_receipts_are_pruned_as_they_are_recorded(
         journal = RedisJournal(url, prefix=prefix, clock=clock, retention=100, prune_every=4)
     try:
         for _ in range(3):
-            journal.record(receipt(clock))
+            journal.record(make_receipt(clock))
         clock.now += 101
-        fresh = journal.record(receipt(clock))  # the 4th record prunes the 3 expired ones
+        fresh = journal.record(make_receipt(clock))  # the 4th record prunes the 3 expired ones
         assert [r.id for r in journal.query()] == [fresh]
     finally:
         if isinstance(journal, RedisJournal):
@@ -518,7 +372,7 @@ def test_the_redis_stream_is_capped(redis_url: str) -> None:
     journal = RedisJournal(redis_url, prefix=prefix, max_receipts=100, prune_every=0)
     try:
         for _ in range(1000):
-            journal.record(receipt(Clock()))
+            journal.record(make_receipt(Clock()))
         # MAXLEN ~ trims whole stream nodes (100 entries each by default): about the cap.
         assert 100 <= journal.client.xlen(journal.stream) < 300
         assert journal.query(limit=1)[0].id == 1000
@@ -542,10 +396,10 @@ def test_the_redis_journal_records_in_one_round_trip(redis_url: str) -> None:
         redis.Redis(connection_pool=pool), prefix=f"test-h13-{uuid.uuid4().hex}:"
     )
     try:
-        journal.record(receipt(Clock()))  # loads the script once
+        journal.record(make_receipt(Clock()))  # loads the script once
         Counting.sent = 0
         for _ in range(10):
-            journal.record(receipt(Clock()))
+            journal.record(make_receipt(Clock()))
         assert Counting.sent == 10
     finally:
         journal.client.delete(journal.stream, journal.prefix + "journal:id")
@@ -554,7 +408,7 @@ def test_the_redis_journal_records_in_one_round_trip(redis_url: str) -> None:
 
 def test_the_memory_journal_keeps_the_newest_receipts() -> None:
     journal = MemoryJournal(3)
-    ids = [journal.record(receipt(Clock())) for _ in range(5)]
+    ids = [journal.record(make_receipt(Clock())) for _ in range(5)]
     assert [r.id for r in journal.query()] == ids[:1:-1]
     assert journal.get(ids[0]) is None
     assert journal.get(ids[-1]) is not None
@@ -563,12 +417,12 @@ def test_the_memory_journal_keeps_the_newest_receipts() -> None:
 
 def test_a_memory_journal_can_be_followed_live() -> None:
     journal = MemoryJournal()
-    first = journal.record(receipt(Clock(), delivery_id="before"))
+    first = journal.record(make_receipt(Clock(), delivery_id="before"))
     assert journal.follow(first, timeout=0) == []
     got: list[list[Receipt]] = []
     waiting = threading.Thread(target=lambda: got.append(journal.follow(first, timeout=30)))
     waiting.start()
-    journal.record(receipt(Clock(), delivery_id="after"))
+    journal.record(make_receipt(Clock(), delivery_id="after"))
     waiting.join(30)
     assert [[r.delivery_id for r in batch] for batch in got] == [["after"]]
     assert [r.delivery_id for r in journal.follow(0)] == ["before", "after"]  # oldest first

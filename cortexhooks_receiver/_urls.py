@@ -83,18 +83,38 @@ def sqlite_path(location: str, what: str) -> str:
     return unquote(location[1:])
 
 
-def redis_url(url: str, own: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+def redis_url(url: str, own: tuple[str, ...], what: str) -> tuple[str, dict[str, str]]:
     """Split a Redis URL into the URL for redis-py and the options named in ``own``.
 
     Every other query option (``socket_timeout``, ``ssl_cert_reqs``, ...) stays in the URL for
-    redis-py to read. Never raises.
+    redis-py to read. Every part must mean something: a database that is not a number
+    (``/notadb``, which redis-py would silently read as database 0), a path below the database,
+    a ``#fragment`` or a database given twice (path and ``?db=``) is refused.
+
+    Raises:
+        ConfigurationError: the URL has a part that would be ignored or misread (the message
+            names ``what`` the URL is for).
     """
     parts = urlsplit(url)
+    database = parts.path.removeprefix("/")
+    if database and not (database.isascii() and database.isdigit()):
+        raise ConfigurationError(
+            f"The Redis URL of the {what} names database {database!r}: a database is a number "
+            "(redis://host:6379/0)."
+        )
+    if parts.fragment:
+        raise ConfigurationError(
+            f"The Redis URL of the {what} has a #fragment, which means nothing."
+        )
     found: dict[str, str] = {}
     kept: list[tuple[str, str]] = []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name in own:
             found[name] = value
+        elif name == "db" and database:
+            raise ConfigurationError(
+                f"The Redis URL of the {what} gives the database twice (/{database} and ?db=)."
+            )
         else:
             kept.append((name, value))
     return urlunsplit(parts._replace(query=urlencode(kept))), found

@@ -139,6 +139,34 @@ def test_a_refused_request_is_journaled_with_its_code_and_unsigned_headers(face:
     assert (receipt.secret_index, receipt.client, receipt.error) == (None, "198.51.100.9", None)
 
 
+@pytest.mark.parametrize("container", ["dict", "environ", "asgi"])
+def test_a_refused_request_has_its_headers_read_from_every_container(container: str) -> None:
+    body = body_of()
+    sent = signed(body, secret="whsec_wrong")
+    headers: Any
+    if container == "dict":
+        headers = {k.lower(): v for k, v in sent.items()}
+        headers["HTTP_X_CORTEXBUILD_EVENT"] = "forged.by.cgi.name"  # not a header outside environ
+        del headers["x-cortexbuild-event"]
+    elif container == "environ":
+        headers = {"wsgi.version": (1, 0), "REQUEST_METHOD": "POST"}
+        headers["CONTENT_TYPE"] = "application/json"
+        for name, value in sent.items():
+            headers["HTTP_" + name.upper().replace("-", "_")] = value
+    else:
+        headers = [(k.lower().encode(), v.encode()) for k, v in sent.items()]
+    receiver = receiver_with()
+    receiver.handle(body, headers)
+    receipt = newest(receiver)
+    assert receipt.code == "signature_mismatch"
+    expected_event = None if container == "dict" else "task.completed"
+    assert (receipt.event, receipt.delivery_id, receipt.webhook_id) == (
+        expected_event,
+        "dlv_1",
+        "wh_1",
+    )
+
+
 @pytest.mark.parametrize("face", FACES)
 def test_an_adapter_refusal_is_journaled_through_the_same_exit(face: str) -> None:
     receiver = receiver_with(journal_bodies=True)
@@ -470,6 +498,8 @@ def test_journal_urls_name_each_journal(tmp_path: Path) -> None:
         ("memory://somewhere", "no host or path"),
         ("redis://127.0.0.1:6379/0?prefix=", "must not be empty"),
         ("redis://127.0.0.1:6379/0?bogus_option=1", "Invalid Redis URL for the journal"),
+        ("redis://127.0.0.1:6379/notadb", "The Redis URL of the journal names database"),
+        ("redis://127.0.0.1:6379/3?db=4", "gives the database twice"),
     ],
 )
 def test_a_bad_journal_url_is_a_configuration_error(url: str, message: str) -> None:

@@ -57,7 +57,7 @@ def open_journal_url(url: str) -> Journal:
         return SQLiteJournal(path, **numbers)
     if scheme in ("redis", "rediss"):
         own = ("prefix", "max_receipts", "retention", "prune_every")
-        client_url, found = redis_url(url, own)
+        client_url, found = redis_url(url, own, _WHAT)
         kwargs: dict[str, Any] = {name: _kind(found, name) for name in found if name != "prefix"}
         if "prefix" in found:
             kwargs["prefix"] = found["prefix"]

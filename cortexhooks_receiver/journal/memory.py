@@ -62,7 +62,9 @@ class MemoryJournal:
         self.prune_every = prune_every
         self._clock: Callable[[], float] = time.time if clock is None else clock
         self._receipts: deque[Receipt] = deque(maxlen=max_receipts)
-        self._changed = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._followers = 0  # readers waiting in follow(): only they need waking
         self._last_id = 0
 
     def __repr__(self) -> str:
@@ -76,11 +78,12 @@ class MemoryJournal:
 
         Never raises.
         """
-        with self._changed:
+        with self._lock:
             receipt_id = self._last_id + 1
             self._last_id = receipt_id
             self._receipts.append(msgspec.structs.replace(receipt, id=receipt_id))
-            self._changed.notify_all()
+            if self._followers:
+                self._changed.notify_all()
         if self.prune_every and receipt_id % self.prune_every == 0:
             self.prune()
         return receipt_id
@@ -106,7 +109,7 @@ class MemoryJournal:
             code=code, event=event, since=since, since_id=since_id, limit=limit, clock=self._clock
         )
         found: list[Receipt] = []
-        with self._changed:
+        with self._lock:
             for receipt in reversed(self._receipts):
                 if since_id is not None and receipt.id <= since_id:
                     break  # ids only decrease from here
@@ -118,7 +121,7 @@ class MemoryJournal:
 
     def get(self, receipt_id: int) -> Receipt | None:
         """Return the receipt with this id, or ``None`` (never recorded, or gone). Never raises."""
-        with self._changed:
+        with self._lock:
             receipts = self._receipts
             if not receipts:
                 return None
@@ -132,8 +135,12 @@ class MemoryJournal:
         none arrived in time. A reader passes the id of the last receipt it got to the next
         call. Never raises.
         """
-        with self._changed:
-            self._changed.wait_for(lambda: self._last_id > after_id, timeout)
+        with self._lock:
+            self._followers += 1
+            try:
+                self._changed.wait_for(lambda: self._last_id > after_id, timeout)
+            finally:
+                self._followers -= 1
             receipts = self._receipts
             if not receipts:
                 return []
@@ -144,7 +151,7 @@ class MemoryJournal:
         """Forget the receipts older than ``retention``; return how many. Never raises."""
         cutoff = self._clock() - self.retention
         pruned = 0
-        with self._changed:
+        with self._lock:
             receipts = self._receipts
             while receipts and receipts[0].received_at.timestamp() < cutoff:
                 receipts.popleft()

@@ -72,7 +72,7 @@ def _open_sqlite(rest: str) -> Store:
 
 
 def _open_redis(url: str) -> Store:
-    client_url, found = redis_url(url, ("prefix",))
+    client_url, found = redis_url(url, ("prefix",), _WHAT)
     from .redis import RedisStore
 
     if "prefix" not in found:

@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import msgspec
 
@@ -43,9 +43,6 @@ from .errors import (
     WebhookError,
 )
 from .events import AnyEvent, decode_event
-from .journal import Journal, MemoryJournal, Receipt, open_journal
-from .journal.base import describe_error, utc
-from .journal.rerun import rerun_request
 from .routing import Registration, Router, default_router
 from .signature import (
     DEFAULT_TOLERANCE,
@@ -58,6 +55,9 @@ from .signature import (
 )
 from .stores import AsyncStore, ClaimState, MemoryStore, Store, SyncStoreAsAsync
 from .stores import open_store as _open_store
+
+if TYPE_CHECKING:
+    from .journal import Journal, Receipt
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -311,9 +311,15 @@ class Receiver(TypedOn):
                 "journal_bodies=True keeps bodies in the journal, but there is no journal: "
                 "pass journal='sqlite:///hooks.db' (or another journal) too."
             )
-        self.journal: Journal | None = None if journal is None else open_journal(journal)
+        self.journal: Journal | None = None
         self.journal_bodies = bool(bodies)
-        self._journal_inline = type(self.journal) is MemoryJournal  # never blocks nor fails
+        self._journal_inline = False
+        if journal is not None:  # imported only then: the journal costs nothing until asked for
+            from .journal import MemoryJournal, base, open_journal
+
+            self._journal_base = base
+            self.journal = open_journal(journal)
+            self._journal_inline = type(self.journal) is MemoryJournal  # never blocks nor fails
         self._journal_failures = FailureLog(
             journal_logger,
             "The receipt journal could not record a request",
@@ -502,7 +508,7 @@ class Receiver(TypedOn):
                 delivery.event.delivery_id,
                 exc_info=delivery.failure,
             )
-            delivery.error = describe_error(delivery.failure)
+            self._keep_error(delivery, delivery.failure)
         if state is ClaimState.DONE:
             return self._finish(delivery, self._duplicate(delivery))
         return self._finish(delivery, self._processed(delivery))
@@ -529,8 +535,14 @@ class Receiver(TypedOn):
             delivery.failure = None
             self._journal_failures.failed(failure)
 
+    def _keep_error(self, delivery: _Delivery, failure: Exception) -> None:
+        # The failure's type and message, for the receipt; its frames end with the request.
+        if self.journal is not None:
+            delivery.error = self._journal_base.describe_error(failure)
+
     def _receipt(self, delivery: _Delivery) -> Receipt:
         """What the journal keeps of this request (see :class:`Receipt`). Never raises."""
+        base = self._journal_base
         latency_ms = (time.perf_counter() - delivery.started) * 1000
         outcome = delivery.outcome
         event = outcome.event
@@ -549,9 +561,9 @@ class Receiver(TypedOn):
             else None
         )
         error = outcome.error
-        return Receipt(
+        receipt: Receipt = base.Receipt(
             id=0,
-            received_at=utc(delivery.received_at),
+            received_at=base.utc(delivery.received_at),
             status=outcome.status,
             code=None if error is None else error.code,
             event=name,
@@ -566,6 +578,7 @@ class Receiver(TypedOn):
             signature=signature if kept is not None else None,
             timestamp=timestamp if kept is not None else None,
         )
+        return receipt
 
     def _admit(self, delivery: _Delivery) -> None:
         """Run every check up to dedup; fill in the delivery's event, keys, token and handlers.
@@ -656,6 +669,8 @@ class Receiver(TypedOn):
             JournalError: this receiver has no journal, no receipt has this id, or the receipt
                 holds no body (``journal_bodies`` was off when it was written).
         """
+        from .journal.rerun import rerun_request
+
         clock = self._clock
         now = time.time_ns() // 1_000_000 if clock is None else int(clock() * 1000)
         body, headers = rerun_request(self.journal, receipt_id, now)
@@ -679,7 +694,7 @@ class Receiver(TypedOn):
         failure = delivery.failure
         assert failure is not None
         logger.error("Dedup store unavailable; refusing with 503: %s", type(failure).__name__)
-        delivery.error = describe_error(failure)
+        self._keep_error(delivery, failure)
         return self._answer(delivery, StoreUnavailable())
 
     def _duplicate(self, delivery: _Delivery) -> Outcome:
@@ -696,7 +711,7 @@ class Receiver(TypedOn):
             event.delivery_id,
             exc_info=failure,
         )
-        delivery.error = describe_error(failure)
+        self._keep_error(delivery, failure)
         return self._answer(delivery, HandlerError())
 
     def _processed(self, delivery: _Delivery) -> Outcome:

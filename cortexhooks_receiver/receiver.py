@@ -535,6 +535,22 @@ class Receiver(TypedOn):
             delivery.failure = None
             self._journal_failures.failed(failure)
 
+    def _record_quietly(self, receipt: Receipt) -> None:
+        """Journal a receipt made outside a request: the seam for background mode's worker.
+
+        A worker that runs a queued delivery's handlers later records the job's outcome here
+        (``client="worker"``, the attempt's status, code and ``describe_error`` of its failure);
+        the request itself was journaled at the exit (202, queued). Like the exit, a failing
+        journal is logged (rate-limited) and never raises. Does nothing without a journal.
+        """
+        journal = self.journal
+        if journal is None:
+            return
+        try:
+            journal.record(receipt)
+        except Exception as exc:
+            self._journal_failures.failed(exc)
+
     def _keep_error(self, delivery: _Delivery, failure: Exception) -> None:
         # The failure's type and message, for the receipt; its frames end with the request.
         if self.journal is not None:

@@ -332,6 +332,21 @@ def test_a_failing_journal_never_changes_the_answer_and_is_logged_rate_limited(
     assert f"({len(requests) - 1} more since the last warning)" in caplog.records[-1].getMessage()
 
 
+def test_a_receipt_recorded_outside_a_request_never_raises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The seam for background mode: the worker journals each job's outcome the same way.
+    job = make_receipt(Clock(), status=500, code="handler_error", client="worker")
+    receiver = receiver_with()
+    receiver._record_quietly(job)
+    assert newest(receiver).client == "worker"
+    broken = receiver_with(BrokenJournal())
+    with caplog.at_level(logging.WARNING, logger="cortexhooks_receiver.journal"):
+        broken._record_quietly(job)
+    assert "JournalError: disk full" in caplog.records[-1].getMessage()
+    receiver_with(None)._record_quietly(job)  # no journal: nothing to do
+
+
 def test_an_unreachable_sqlite_journal_never_changes_the_answer(tmp_path: Path) -> None:
     receiver = receiver_with(f"sqlite:///{tmp_path / 'missing-dir' / 'j.db'}")
     receiver.on("task.completed")(lambda event: None)

@@ -16,6 +16,7 @@ store. Run: ``python benchmarks/bench_journal.py``; figures are published in doc
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import uuid
@@ -25,35 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import GUIDE_SECRET, environment, print_table
-from bench_receiver import NOW_MS, REDIS_URL, best_per_call, deliveries
+from _common import environment, print_table
+from bench_receiver import REDIS_URL, best_per_call, deliveries, receiver_handle
 
-import cortexhooks_receiver as ch
-
-COUNT = 5000
-
-
-def handle_all(
-    stream: list[tuple[bytes, dict[str, str]]], options: Callable[[], dict[str, Any]]
-) -> Callable[[], None]:
-    """One pass of ``Receiver.handle`` over ``stream`` with a fresh receiver of ``options()``."""
-
-    def run() -> None:
-        receiver = ch.Receiver(
-            GUIDE_SECRET, now=lambda: NOW_MS / 1000, router=ch.Router(), **options()
-        )
-        receiver.on("task.completed")(lambda event: None)
-        outcome = None
-        for body, headers in stream:
-            outcome = receiver.handle(body, headers)
-        assert outcome is not None
-        assert outcome.status == 200, outcome
-        assert not outcome.duplicate
-        receiver.store.close()
-        if receiver.journal is not None:
-            receiver.journal.close()
-
-    return run
+COUNT = int(os.environ.get("BENCH_DELIVERIES", "5000"))
 
 
 def redis_reachable() -> bool:
@@ -106,7 +82,7 @@ def main() -> None:
                 ),
             ]
         for name, options in plans:
-            rows[name] = best_per_call(handle_all(stream, options), COUNT)
+            rows[name] = best_per_call(receiver_handle(stream, options), COUNT)
     base = rows["memory store, no journal"]
     print()
     print_table(

@@ -25,6 +25,7 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
+from typing import Any
 
 from cortexhooks_receiver.errors import ConfigurationError
 
@@ -113,6 +114,16 @@ class SQLiteFile:
         if conn is None:
             conn = self._conn = self._connect()
         return conn
+
+    def run(self, sql: str, params: Sequence[object] = ()) -> tuple[list[Any], int]:
+        """Run one statement under :attr:`lock`; return its rows and its ``rowcount``.
+
+        Raises:
+            sqlite3.Error: the file cannot be opened, or the statement failed.
+        """
+        with self.lock:
+            cursor = self.connection().execute(sql, params)
+            return cursor.fetchall(), cursor.rowcount
 
     def drop_connection(self, *, close: bool) -> None:
         """Forget this process's connection; close it only if this process opened it."""

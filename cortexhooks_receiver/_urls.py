@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from cortexhooks_receiver.errors import ConfigurationError
 
-__all__ = ["options", "redis_url", "split_url", "sqlite_path", "url_number"]
+__all__ = ["memory_query", "options", "redis_url", "split_url", "sqlite_path", "url_number"]
 
 
 def split_url(url: str, what: str, hint: str) -> tuple[str, str]:
@@ -24,6 +24,18 @@ def split_url(url: str, what: str, hint: str) -> tuple[str, str]:
     if not sep:
         raise ConfigurationError(f"The {what} must be given as a URL; {hint}.")
     return scheme.lower(), rest
+
+
+def memory_query(rest: str, what: str) -> str:
+    """Return the query of a ``memory://`` URL's ``rest`` (what follows ``://``).
+
+    Raises:
+        ConfigurationError: the URL has a host or path.
+    """
+    location, _, query = rest.partition("?")
+    if location.strip("/"):
+        raise ConfigurationError(f"The memory:// {what} URL takes no host or path.")
+    return query
 
 
 def options(query: str, allowed: tuple[str, ...], scheme: str, what: str) -> dict[str, str]:

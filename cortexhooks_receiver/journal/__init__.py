@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cortexhooks_receiver._lazy import lazy_attributes
 from cortexhooks_receiver.errors import JournalError
 
 from .base import Journal, Receipt
@@ -31,18 +32,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # SQLiteJournal and RedisJournal are imported on first use, so `import cortexhooks_receiver`
-    # never imports sqlite3 or redis.
-    if name == "SQLiteJournal":
-        from .sqlite import SQLiteJournal
-
-        return SQLiteJournal
-    if name == "RedisJournal":
-        from .redis import RedisJournal
-
-        return RedisJournal
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The SQLite and Redis journals load when first named, never on `import cortexhooks_receiver`.
+__getattr__ = lazy_attributes(__name__, {"SQLiteJournal": ".sqlite", "RedisJournal": ".redis"})
 
 
 def open_journal(url: str | Journal) -> Journal:

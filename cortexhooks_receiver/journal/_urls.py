@@ -16,7 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from cortexhooks_receiver._urls import options, redis_url, split_url, sqlite_path, url_number
+from cortexhooks_receiver._urls import (
+    memory_query,
+    options,
+    redis_url,
+    split_url,
+    sqlite_path,
+    url_number,
+)
 from cortexhooks_receiver.errors import ConfigurationError
 
 from .base import Journal
@@ -36,17 +43,16 @@ _KINDS: dict[str, type[int] | type[float]] = {
 
 
 def open_journal_url(url: str) -> Journal:
-    """Return a new journal for ``url`` (see the module docs for the accepted forms).
+    """Open the journal ``url`` names, with the options the module docs list for its scheme.
 
     Raises:
-        ConfigurationError: not a URL, an unknown scheme, an unknown or invalid option, an
-            in-memory SQLite database, or a ``redis://`` URL without the ``redis`` extra.
+        ConfigurationError: ``url`` is no URL or has a scheme other than memory, sqlite, redis
+            and rediss; an option is unknown, not a number or negative; the SQLite database is
+            in memory; or redis is not installed.
     """
     scheme, rest = split_url(url, _WHAT, _HINT)
     if scheme == "memory":
-        location, _, query = rest.partition("?")
-        if location.strip("/"):
-            raise ConfigurationError("The memory:// journal URL takes no host or path.")
+        query = memory_query(rest, _WHAT)
         return MemoryJournal(**_numbers(query, ("max_receipts", "retention"), "memory"))
     if scheme == "sqlite":
         location, _, query = rest.partition("?")

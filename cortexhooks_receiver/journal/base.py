@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_LIMIT",
     "DEFAULT_RETENTION",
     "ERROR_CHARS",
+    "BaseJournal",
     "Journal",
     "JournalError",
     "Receipt",
@@ -207,6 +208,43 @@ def utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+class BaseJournal:
+    """What the package's journals share: :meth:`query` checks its arguments, then reads.
+
+    A subclass sets ``_clock`` (Unix seconds) and implements :meth:`_select`.
+    """
+
+    _clock: Callable[[], float]
+
+    def query(
+        self,
+        *,
+        code: str | None = None,
+        event: str | None = None,
+        since: datetime | timedelta | None = None,
+        since_id: int | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> list[Receipt]:
+        """Return at most ``limit`` receipts, newest first, matching every condition given.
+
+        ``code``: only this refusal code; ``event``: an exact name, ``"family.*"`` or ``"*"``;
+        ``since``: an aware datetime, or a timedelta (that long ago); ``since_id``: only the
+        receipts newer than this id.
+
+        Raises:
+            JournalError: the journal could not be read.
+            ConfigurationError: a naive datetime, a ``limit`` below 1, or an argument of the
+                wrong type.
+        """
+        wanted = ReceiptFilter.of(
+            code=code, event=event, since=since, since_id=since_id, limit=limit, clock=self._clock
+        )
+        return self._select(wanted)
+
+    def _select(self, wanted: ReceiptFilter) -> list[Receipt]:
+        raise NotImplementedError
+
+
 @runtime_checkable
 class Journal(Protocol):
     """A receipt journal (see the module docs)."""
@@ -228,12 +266,7 @@ class Journal(Protocol):
         since_id: int | None = None,
         limit: int = DEFAULT_LIMIT,
     ) -> list[Receipt]:
-        """Return at most ``limit`` receipts, newest first, that match every condition given.
-
-        Raises:
-            JournalError: the journal could not be read.
-            ConfigurationError: a naive datetime or a ``limit`` below 1.
-        """
+        """The newest receipts first, filtered (see :meth:`BaseJournal.query`)."""
         ...
 
     def get(self, receipt_id: int) -> Receipt | None:

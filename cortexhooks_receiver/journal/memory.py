@@ -11,13 +11,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timedelta
 
 import msgspec
 
 from cortexhooks_receiver.errors import ConfigurationError
 
-from .base import DEFAULT_LIMIT, DEFAULT_RETENTION, Receipt, ReceiptFilter
+from .base import DEFAULT_RETENTION, BaseJournal, Receipt, ReceiptFilter
 
 __all__ = ["DEFAULT_MAX_RECEIPTS", "MemoryJournal"]
 
@@ -25,7 +24,7 @@ DEFAULT_MAX_RECEIPTS = 1000
 """How many receipts a memory journal keeps unless told otherwise."""
 
 
-class MemoryJournal:
+class MemoryJournal(BaseJournal):
     """A journal in this process's memory: the newest ``max_receipts`` receipts.
 
     Recording never blocks nor fails (a lock held for an append), so the receiver writes to it
@@ -88,34 +87,15 @@ class MemoryJournal:
             self.prune()
         return receipt_id
 
-    def query(
-        self,
-        *,
-        code: str | None = None,
-        event: str | None = None,
-        since: datetime | timedelta | None = None,
-        since_id: int | None = None,
-        limit: int = DEFAULT_LIMIT,
-    ) -> list[Receipt]:
-        """Return at most ``limit`` receipts, newest first, matching every condition given.
-
-        ``event`` is an exact name, ``"family.*"`` or ``"*"``; ``since`` an aware datetime or
-        a timedelta (that long ago); ``since_id``: only newer receipts than that id.
-
-        Raises:
-            ConfigurationError: a naive datetime or a ``limit`` below 1.
-        """
-        wanted = ReceiptFilter.of(
-            code=code, event=event, since=since, since_id=since_id, limit=limit, clock=self._clock
-        )
+    def _select(self, wanted: ReceiptFilter) -> list[Receipt]:
         found: list[Receipt] = []
         with self._lock:
             for receipt in reversed(self._receipts):
-                if since_id is not None and receipt.id <= since_id:
+                if wanted.since_id is not None and receipt.id <= wanted.since_id:
                     break  # ids only decrease from here
                 if wanted.accepts(receipt):
                     found.append(receipt)
-                    if len(found) == limit:
+                    if len(found) == wanted.limit:
                         break
         return found
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -32,7 +31,7 @@ from cortexhooks_receiver._redis import (
 )
 from cortexhooks_receiver.errors import ConfigurationError, JournalError
 
-from .base import DEFAULT_LIMIT, DEFAULT_RETENTION, Receipt, ReceiptFilter
+from .base import DEFAULT_RETENTION, BaseJournal, Receipt, ReceiptFilter
 
 if TYPE_CHECKING:
     import redis as redis_lib
@@ -57,7 +56,7 @@ def _entry_id(raw: Any) -> int:
     return int(text.partition("-")[0])
 
 
-class RedisJournal:
+class RedisJournal(BaseJournal):
     """A receipt journal in one Redis stream, shared by every process of every host.
 
     Args:
@@ -146,27 +145,8 @@ class RedisJournal:
             receipts.append(msgspec.structs.replace(receipt, id=_entry_id(entry_id)))
         return receipts
 
-    def query(
-        self,
-        *,
-        code: str | None = None,
-        event: str | None = None,
-        since: datetime | timedelta | None = None,
-        since_id: int | None = None,
-        limit: int = DEFAULT_LIMIT,
-    ) -> list[Receipt]:
-        """Return at most ``limit`` receipts, newest first, matching every condition given.
-
-        Reads the stream newest first, a page at a time, and stops at the first receipt
-        received before ``since``.
-
-        Raises:
-            JournalError: Redis is unreachable, timed out or answered with an error.
-            ConfigurationError: a naive datetime or a ``limit`` below 1.
-        """
-        wanted = ReceiptFilter.of(
-            code=code, event=event, since=since, since_id=since_id, limit=limit, clock=self._clock
-        )
+    def _select(self, wanted: ReceiptFilter) -> list[Receipt]:
+        # Newest first, a page at a time; stops at the first receipt received before `since`.
         lowest = "-" if wanted.since_id is None else f"{wanted.since_id + 1}-0"
         highest = "+"
         found: list[Receipt] = []

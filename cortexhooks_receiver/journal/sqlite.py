@@ -17,13 +17,12 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any, Final
 
 from cortexhooks_receiver._sqlite import SQLiteFile, check_file_path
 from cortexhooks_receiver.errors import ConfigurationError, JournalError
 
-from .base import DEFAULT_LIMIT, DEFAULT_RETENTION, Receipt, ReceiptFilter, utc
+from .base import DEFAULT_RETENTION, BaseJournal, Receipt, ReceiptFilter, utc
 
 __all__ = ["SQLiteJournal"]
 
@@ -111,7 +110,7 @@ def _receipt(row: tuple[Any, ...]) -> Receipt:
     )
 
 
-class SQLiteJournal:
+class SQLiteJournal(BaseJournal):
     """A receipt journal in one SQLite file, shared by every process and thread of one host.
 
     Args:
@@ -181,27 +180,7 @@ class SQLiteJournal:
         assert receipt_id is not None  # an INSERT into a rowid table always has one
         return receipt_id
 
-    def query(
-        self,
-        *,
-        code: str | None = None,
-        event: str | None = None,
-        since: datetime | timedelta | None = None,
-        since_id: int | None = None,
-        limit: int = DEFAULT_LIMIT,
-    ) -> list[Receipt]:
-        """Return at most ``limit`` receipts, newest first, matching every condition given.
-
-        ``event`` is an exact name, ``"family.*"`` or ``"*"``; ``since`` an aware datetime or
-        a timedelta (that long ago); ``since_id``: only newer receipts than that id.
-
-        Raises:
-            JournalError: the database cannot be read.
-            ConfigurationError: a naive datetime or a ``limit`` below 1.
-        """
-        wanted = ReceiptFilter.of(
-            code=code, event=event, since=since, since_id=since_id, limit=limit, clock=self._clock
-        )
+    def _select(self, wanted: ReceiptFilter) -> list[Receipt]:
         where: list[str] = []
         params: list[object] = []
         if wanted.since_id is not None:
@@ -238,12 +217,10 @@ class SQLiteJournal:
         return found[0] if found else None
 
     def _rows(self, sql: str, params: list[object], action: str) -> list[Receipt]:
-        file = self._file
-        with file.lock:
-            try:
-                rows = file.connection().execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise self._fail(exc, action) from exc
+        try:
+            rows, _ = self._file.run(sql, params)
+        except sqlite3.Error as exc:
+            raise self._fail(exc, action) from exc
         return [_receipt(row) for row in rows]
 
     def prune(self) -> int:
@@ -252,14 +229,10 @@ class SQLiteJournal:
         Raises:
             JournalError: the database cannot be opened or written.
         """
-        cutoff = self._clock() - self.retention
-        file = self._file
-        with file.lock:
-            try:
-                cursor = file.connection().execute(_PRUNE_ALL, (cutoff,))
-            except sqlite3.Error as exc:
-                raise self._fail(exc, "delete expired receipts") from exc
-            return cursor.rowcount
+        try:
+            return self._file.run(_PRUNE_ALL, (self._clock() - self.retention,))[1]
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "delete expired receipts") from exc
 
     def close(self) -> None:
         """Close this process's connection (a later call opens it again). Never raises."""

@@ -15,7 +15,14 @@ Accepted forms:
 
 from __future__ import annotations
 
-from cortexhooks_receiver._urls import options, redis_url, split_url, sqlite_path, url_number
+from cortexhooks_receiver._urls import (
+    memory_query,
+    options,
+    redis_url,
+    split_url,
+    sqlite_path,
+    url_number,
+)
 from cortexhooks_receiver.errors import ConfigurationError
 
 from .base import Store
@@ -45,10 +52,7 @@ def open_store_url(url: str) -> Store:
 
 
 def _open_memory(rest: str) -> Store:
-    location, _, query = rest.partition("?")
-    if location.strip("/"):
-        raise ConfigurationError("The memory:// store URL takes no host or path.")
-    found = options(query, ("max_entries",), "memory", _WHAT)
+    found = options(memory_query(rest, "store"), ("max_entries",), "memory", _WHAT)
     if "max_entries" in found:
         return MemoryStore(int(url_number(found, "max_entries", int, _WHAT)))
     return MemoryStore()

@@ -214,13 +214,10 @@ class SQLiteStore:
         Raises:
             StoreError: the database cannot be opened or written.
         """
-        sql = self._sql(len(keys))
-        file = self._file
-        with file.lock:
-            try:
-                file.connection().execute(sql.release, (*keys, token))
-            except sqlite3.Error as exc:
-                raise self._fail(exc, "release a claim") from exc
+        try:
+            self._file.run(self._sql(len(keys)).release, (*keys, token))
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "release a claim") from exc
 
     def prune(self) -> int:
         """Delete every expired row now and return how many were deleted.
@@ -228,14 +225,10 @@ class SQLiteStore:
         Raises:
             StoreError: the database cannot be opened or written.
         """
-        now = self._clock()
-        file = self._file
-        with file.lock:
-            try:
-                cursor = file.connection().execute(_PRUNE_ALL, (now,))
-            except sqlite3.Error as exc:
-                raise self._fail(exc, "delete expired rows") from exc
-            return cursor.rowcount
+        try:
+            return self._file.run(_PRUNE_ALL, (self._clock(),))[1]
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "delete expired rows") from exc
 
     def __len__(self) -> int:
         """The number of rows, expired ones included (for tests and monitoring).
@@ -243,13 +236,11 @@ class SQLiteStore:
         Raises:
             StoreError: the database cannot be opened or read.
         """
-        file = self._file
-        with file.lock:
-            try:
-                row = file.connection().execute(_COUNT).fetchone()
-            except sqlite3.Error as exc:
-                raise self._fail(exc, "count rows") from exc
-        return int(row[0])
+        try:
+            rows, _ = self._file.run(_COUNT)
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "count rows") from exc
+        return int(rows[0][0])
 
     def close(self) -> None:
         """Close this process's connection (a later call opens it again). Never raises."""

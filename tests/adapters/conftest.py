@@ -382,3 +382,23 @@ def adapter(request: pytest.FixtureRequest) -> Callable[[Receiver], Callable[[Re
 @pytest.fixture
 def clock() -> Callable[[], float]:
     return lambda: NOW
+
+
+@pytest.fixture
+def pg_alias(postgres_dsn: str) -> Iterator[str]:
+    """The Django alias of the real PostgreSQL (its database created, the app migrated)."""
+    import psycopg
+
+    setup_django()
+    from django.core.management import call_command
+    from django.db import connections
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)
+        ).fetchone()
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+    call_command("migrate", "cortexhooks", database="pg", verbosity=0)
+    yield "pg"
+    connections["pg"].close()

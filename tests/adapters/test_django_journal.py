@@ -20,7 +20,7 @@ from cortexhooks_receiver.signature import now_ms
 setup_django()
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connections, transaction  # noqa: E402
+from django.db import transaction  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from journal_contract import *  # noqa: E402, F403 (the contract's tests, on the ORM journal)
@@ -56,24 +56,6 @@ def harness(alias: str) -> Harness:
         clock,
         lambda: DjangoORMJournal(using=alias, clock=clock),
     )
-
-
-@pytest.fixture
-def pg_alias(postgres_dsn: str) -> Iterator[str]:
-    import psycopg
-    from conftest import PG_DATABASE
-
-    with psycopg.connect(postgres_dsn, autocommit=True) as admin:
-        exists = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)
-        ).fetchone()
-        if not exists:
-            admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-    from django.core.management import call_command
-
-    call_command("migrate", "cortexhooks", database="pg", verbosity=0)
-    yield "pg"
-    connections["pg"].close()
 
 
 def _post(client: Client, path: str = PROJECT_PATH, **headers: Any) -> int:

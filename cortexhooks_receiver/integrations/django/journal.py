@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, transaction
@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from cortexhooks_receiver.errors import ConfigurationError, JournalError
 from cortexhooks_receiver.journal.base import (
-    DEFAULT_LIMIT,
     DEFAULT_RETENTION,
+    BaseJournal,
     Receipt,
     ReceiptFilter,
     utc,
@@ -69,7 +69,7 @@ def _receipt(row: Any) -> Receipt:
     )
 
 
-class DjangoORMJournal:
+class DjangoORMJournal(BaseJournal):
     """A receipt journal in the project's database (see the module docs).
 
     Args:
@@ -132,27 +132,7 @@ class DjangoORMJournal:
         receipt_id: int = row.pk
         return receipt_id
 
-    def query(
-        self,
-        *,
-        code: str | None = None,
-        event: str | None = None,
-        since: datetime | timedelta | None = None,
-        since_id: int | None = None,
-        limit: int = DEFAULT_LIMIT,
-    ) -> list[Receipt]:
-        """Return at most ``limit`` receipts, newest first, matching every condition given.
-
-        ``event`` is an exact name, ``"family.*"`` or ``"*"``; ``since`` an aware datetime or
-        a timedelta (that long ago); ``since_id``: only newer receipts than that id.
-
-        Raises:
-            JournalError: the database failed.
-            ConfigurationError: a naive datetime or a ``limit`` below 1.
-        """
-        wanted = ReceiptFilter.of(
-            code=code, event=event, since=since, since_id=since_id, limit=limit, clock=self._clock
-        )
+    def _select(self, wanted: ReceiptFilter) -> list[Receipt]:
         rows = self._objects()
         if wanted.since_id is not None:
             rows = rows.filter(pk__gt=wanted.since_id)

@@ -44,17 +44,8 @@ _FIELDS = (
 class WebhookReceiptAdmin(admin.ModelAdmin):  # type: ignore[misc]
     """Lists, filters and shows the journal's receipts; never changes them."""
 
-    list_display = (
-        "id",
-        "received_at",
-        "status",
-        "code",
-        "event",
-        "delivery_id",
-        "duplicate",
-        "latency",
-        "client",
-    )
+    # The list: who sent what and how it went; the page of a receipt has every field.
+    list_display = (*_FIELDS[:6], "duplicate", "latency", "client")
     list_display_links = ("id", "received_at")
     list_filter = ("code", "event", "status", "duplicate", "received_at")
     date_hierarchy = "received_at"

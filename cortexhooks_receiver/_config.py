@@ -27,6 +27,8 @@ RECEIVER_SETTINGS: Final[Mapping[str, str]] = MappingProxyType(
         "RETENTION": "retention",
         "MAX_BODY_BYTES": "max_body_bytes",
         "LEASE": "lease",
+        "JOURNAL": "journal",
+        "JOURNAL_BODIES": "journal_bodies",
     }
 )
 """Adapter setting name -> the ``Receiver`` keyword it sets."""

@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "HeaderView",
     "Headers",
+    "header_values",
     "header_view",
     "signature_headers",
     "webhook_headers",
@@ -144,6 +145,19 @@ def webhook_headers(
         _str(get("x-cortexbuild-delivery-id")),
         _str(get("x-cortexbuild-webhook-id")),
     )
+
+
+def header_values(headers: Headers, names: tuple[str, ...]) -> tuple[str | None, ...]:
+    """Read the headers ``names`` (lower-case HTTP names) in one pass; ``None`` when absent.
+
+    Only an environ (a WSGI environ, Django's ``request.META``) is read by CGI names. Off the hot
+    path (the journal's receipts of refused requests). Never raises.
+    """
+    if type(headers) is dict and ("wsgi.version" in headers or "REQUEST_METHOD" in headers):
+        get = headers.get
+        return tuple(_str(get("HTTP_" + name.upper().replace("-", "_"))) for name in names)
+    view = header_view(headers)
+    return tuple(_str(view.get(name)) for name in names)
 
 
 def signature_headers(headers: Headers) -> tuple[str | None, str | None]:

@@ -4,6 +4,7 @@ Logger names (the one place they are defined; ``docs/logging.md`` documents them
 
 * ``cortexhooks_receiver``: the receiver (refusals, duplicates, handler failures, store trouble).
 * ``cortexhooks_receiver.stores``: the dedup stores (a memory store shared by processes).
+* ``cortexhooks_receiver.journal``: the receipt journal (a receipt that could not be written).
 * ``cortexhooks_receiver.integrations``: the framework adapters.
 * ``cortexhooks_receiver.sender`` and ``cortexhooks_receiver.emulator``: the reference sender and
   the local emulator.
@@ -22,10 +23,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REFUSAL_WARNING_INTERVAL",
+    "FailureLog",
     "RefusalLog",
     "UnhandledLog",
     "adapter_logger",
     "emulator_logger",
+    "journal_logger",
     "receiver_logger",
     "sender_logger",
     "store_logger",
@@ -33,6 +36,7 @@ __all__ = [
 
 receiver_logger: Final = logging.getLogger("cortexhooks_receiver")
 store_logger: Final = logging.getLogger("cortexhooks_receiver.stores")
+journal_logger: Final = logging.getLogger("cortexhooks_receiver.journal")
 adapter_logger: Final = logging.getLogger("cortexhooks_receiver.integrations")
 sender_logger: Final = logging.getLogger("cortexhooks_receiver.sender")
 emulator_logger: Final = logging.getLogger("cortexhooks_receiver.emulator")
@@ -81,6 +85,51 @@ class RefusalLog:
             error.message,
             f" Hint: {error.hint}" if error.hint else "",
             f" ({repeated} more since the last warning of this code)" if repeated else "",
+        )
+
+
+class FailureLog:
+    """Logs the failures of a dependency that must never change an answer, without a flood.
+
+    A journal whose disk is full fails on every request; that must show, once a minute, not
+    once a request. The first failure is logged at WARNING with its type and message, then at
+    most one WARNING per ``interval`` seconds, saying how many failures were logged at DEBUG in
+    between. Never with a traceback: the exception's frames may hold a request's body.
+    """
+
+    __slots__ = ("_clock", "_interval", "_last_warning", "_logger", "_since_warning", "_what")
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        what: str,
+        clock: Callable[[], float],
+        interval: float = REFUSAL_WARNING_INTERVAL,
+    ) -> None:
+        self._logger = logger
+        self._what = what
+        self._clock = clock
+        self._interval = interval
+        self._last_warning: float | None = None
+        self._since_warning = 0
+
+    def failed(self, exc: BaseException) -> None:
+        """Log one failure (never raises)."""
+        now = self._clock()
+        last = self._last_warning
+        if last is not None and now - last < self._interval:
+            self._since_warning += 1
+            if self._logger.isEnabledFor(logging.DEBUG):
+                self._logger.debug("%s: %s: %s", self._what, type(exc).__name__, exc)
+            return
+        self._last_warning = now
+        repeated, self._since_warning = self._since_warning, 0
+        self._logger.warning(
+            "%s; the answer was not changed: %s: %s%s",
+            self._what,
+            type(exc).__name__,
+            exc,
+            f" ({repeated} more since the last warning)" if repeated else "",
         )
 
 

@@ -29,6 +29,8 @@
     │   ├── StoreUnavailable          503 store_unavailable
     │   └── HandlerError              500 handler_error
     ├── StoreError                    a dedup store's backing service failed or is unreachable
+    ├── JournalError                  a receipt journal could not record or read (never changes
+    │                                 an answer: the receiver logs it)
     ├── SenderError                   (sender) the reference sender could not deliver
     │   ├── NoResponseError           no HTTP answer arrived (timeout, connection)
     │   └── UnsafeURLError            (also ValueError) the URL policy refuses the target
@@ -63,6 +65,7 @@ __all__ = [
     "InvalidDeliveryId",
     "InvalidPayload",
     "InvalidTimestamp",
+    "JournalError",
     "MalformedSignature",
     "MethodNotAllowed",
     "MissingSignature",
@@ -360,4 +363,13 @@ class StoreError(CortexHooksError):
     """A dedup store's backing service failed or could not be reached.
 
     The receiver answers such a failure with 503 ``store_unavailable`` (it fails closed).
+    """
+
+
+class JournalError(CortexHooksError):
+    """A receipt journal's backing service failed, or a receipt cannot be found or rerun.
+
+    When the receiver writes a receipt, such a failure never changes the answer: it is logged
+    (rate-limited) on the ``cortexhooks_receiver.journal`` logger and the request is answered as
+    if nothing happened.
     """

@@ -20,15 +20,15 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import msgspec
 
 from ._concurrency import run_sync, to_thread
 from ._config import SECRET_ENV_VAR
-from ._headers import Headers, webhook_headers
+from ._headers import Headers, header_values, webhook_headers
 from ._heartbeat import Heartbeat
-from ._logs import RefusalLog, UnhandledLog
+from ._logs import FailureLog, RefusalLog, UnhandledLog, journal_logger
 from ._logs import receiver_logger as logger
 from ._typed_on import TypedOn
 from ._unrecorded import UnrecordedCompletions
@@ -57,6 +57,9 @@ from .signature import (
 )
 from .stores import AsyncStore, ClaimState, MemoryStore, Store, SyncStoreAsAsync
 from .stores import open_store as _open_store
+
+if TYPE_CHECKING:
+    from .journal import Journal, Receipt
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -170,6 +173,7 @@ class _Delivery:
     __slots__ = (
         "body",
         "client",
+        "error",
         "event",
         "failure",
         "handlers",
@@ -177,9 +181,12 @@ class _Delivery:
         "keys",
         "method",
         "outcome",
+        "receipt",
+        "received_at",
         "refusal",
         "result",
         "secret_index",
+        "started",
         "token",
     )
 
@@ -188,6 +195,11 @@ class _Delivery:
     token: str
     handlers: tuple[Registration, ...]
     outcome: Outcome
+    # Set only when the receiver has a journal (read with getattr where it may be missing):
+    error: str  # the handler's or store's failure, for the receipt
+    received_at: float  # Unix seconds
+    started: float  # time.perf_counter()
+    receipt: Receipt
 
     def __init__(
         self,
@@ -215,9 +227,10 @@ class _Action(enum.Enum):
     COMPLETE = "complete"  # remember delivery.keys as done
     RELEASE = "release"  # forget the claim on delivery.keys
     RECORD_PENDING = "record_pending"  # record completions the store missed while it was down
+    RECORD = "record"  # write delivery.receipt to the journal; result: its id
 
 
-CLAIM, RUN, COMPLETE, RELEASE, RECORD_PENDING = _Action
+CLAIM, RUN, COMPLETE, RELEASE, RECORD_PENDING, RECORD = _Action
 
 
 class Receiver(TypedOn):
@@ -236,9 +249,15 @@ class Receiver(TypedOn):
             handlers registered with the module-level :func:`cortexhooks_receiver.on`.
         lease: seconds a claim is held before another worker may take it over (a crashed worker).
         now: a clock returning Unix seconds, for tests; default :func:`time.time`.
+        journal: where a receipt of every request is written (refused ones included):
+            ``"memory://"``, ``"sqlite:///path.db"``, ``"redis://host:6379/0"`` or a journal;
+            default ``None``, no journal. See :mod:`cortexhooks_receiver.journal`.
+        journal_bodies: also keep each request's body, with its signature and timestamp
+            headers, in its receipt (so it can be rerun); off by default.
 
     Raises:
-        ConfigurationError: no secret or an empty one, a bad number, or an unknown store URL.
+        ConfigurationError: no secret or an empty one, a bad number, an unknown store or
+            journal URL, or ``journal_bodies`` without a journal.
         SecretTypeError: a secret that is not a ``str``.
     """
 
@@ -254,6 +273,8 @@ class Receiver(TypedOn):
         router: Router | None = None,
         lease: float = DEFAULT_LEASE,
         now: Callable[[], float] | None = None,
+        journal: str | Journal | None = None,
+        journal_bodies: bool = False,
     ) -> None:
         self._keys = _resolve_secrets(secret, secrets)
         self.tolerance = _check_number("tolerance", tolerance, 0)
@@ -279,11 +300,35 @@ class Receiver(TypedOn):
         self._unhandled = UnhandledLog()
         self._unrecorded = UnrecordedCompletions()
         self._heartbeat = Heartbeat(self._extend_claim, self.lease)
+        self._open_journal(journal, journal_bodies, now)
 
     def __repr__(self) -> str:
         return (
             f"Receiver(<{len(self._keys.keys)} secret(s)>, tolerance={self.tolerance}, "
             f"retention={self.retention}, store={type(self.store).__name__})"
+        )
+
+    def _open_journal(
+        self, journal: str | Journal | None, bodies: bool, now: Callable[[], float] | None
+    ) -> None:
+        if journal is None and bodies:
+            raise ConfigurationError(
+                "journal_bodies=True keeps bodies in the journal, but there is no journal: "
+                "pass journal='sqlite:///hooks.db' (or another journal) too."
+            )
+        self.journal: Journal | None = None
+        self.journal_bodies = bool(bodies)
+        self._journal_inline = False
+        if journal is not None:  # imported only then: the journal costs nothing until asked for
+            from .journal import MemoryJournal, base, open_journal
+
+            self._journal_base = base
+            self.journal = open_journal(journal)
+            self._journal_inline = type(self.journal) is MemoryJournal  # never blocks nor fails
+        self._journal_failures = FailureLog(
+            journal_logger,
+            "The receipt journal could not record a request",
+            time.monotonic if now is None else now,
         )
 
     # -- registration -------------------------------------------------------------------------
@@ -371,6 +416,10 @@ class Receiver(TypedOn):
                 else:
                     registration.func(event)
             return None
+        if action is RECORD:
+            journal = self.journal
+            assert journal is not None  # RECORD is asked for only when there is one
+            return journal.record(delivery.receipt)
         store = self.store
         if action is CLAIM:
             return store.claim(delivery.keys, self.lease, delivery.token)
@@ -395,6 +444,12 @@ class Receiver(TypedOn):
                 else:
                     await to_thread(registration.func, event)
             return None
+        if action is RECORD:
+            journal = self.journal
+            assert journal is not None
+            if self._journal_inline:
+                return journal.record(delivery.receipt)
+            return await to_thread(journal.record, delivery.receipt)
         store = self._async_store
         if action is CLAIM:
             return await store.aclaim(delivery.keys, self.lease, delivery.token)
@@ -413,8 +468,13 @@ class Receiver(TypedOn):
         request, refused or processed, leaves through the end of this method: the one place
         where what is recorded or reported about an answer attaches.
         """
+        journal = self.journal
+        if journal is not None:
+            self._start(delivery)
         yield from self._decide(delivery)
         delivery.failure = None  # a handler's exception and its frames end with the request
+        if journal is not None:
+            yield from self._record(delivery)
 
     def _decide(self, delivery: _Delivery) -> Iterator[_Action]:
         """The pipeline table, row by row; sets ``delivery.outcome`` on every path."""
@@ -491,6 +551,7 @@ class Receiver(TypedOn):
         self._unrecorded.add(delivery.keys, delivery.token, self._now() + self.retention)
         event = delivery.event
         logger.warning(_COMPLETE_FAILED, event.event, event.delivery_id, exc_info=delivery.failure)
+        self._keep_error(delivery, delivery.failure)
 
     def _extend_claim(self, delivery: _Delivery) -> None:
         # The heartbeat's call, from its own thread: a running delivery keeps its claim.
@@ -506,6 +567,86 @@ class Receiver(TypedOn):
 
     def _finish(self, delivery: _Delivery, outcome: Outcome) -> None:
         delivery.outcome = outcome
+
+    # -- the journal's part of the exit ---------------------------------------------------------
+
+    def _start(self, delivery: _Delivery) -> None:
+        clock = self._clock
+        delivery.received_at = time.time() if clock is None else clock()
+        delivery.started = time.perf_counter()
+
+    def _record(self, delivery: _Delivery) -> Iterator[_Action]:
+        """Write the request's receipt; a journal that fails is logged and changes nothing."""
+        receipt = delivery.receipt = self._receipt(delivery)
+        yield RECORD
+        failure = delivery.failure
+        if failure is None:
+            if type(delivery.result) is int:
+                msgspec.structs.force_setattr(receipt, "id", delivery.result)
+        else:
+            delivery.failure = None
+            self._journal_failures.failed(failure)
+
+    def _record_quietly(self, receipt: Receipt) -> None:
+        """Journal a receipt made outside a request: the seam for background mode's worker.
+
+        A worker that runs a queued delivery's handlers later records the job's outcome here
+        (``client="worker"``, the attempt's status, code and ``describe_error`` of its failure);
+        the request itself was journaled at the exit (202, queued). Like the exit, a failing
+        journal is logged (rate-limited) and never raises. Does nothing without a journal.
+        """
+        journal = self.journal
+        if journal is None:
+            return
+        try:
+            journal.record(receipt)
+        except Exception as exc:
+            self._journal_failures.failed(exc)
+
+    def _keep_error(self, delivery: _Delivery, failure: Exception) -> None:
+        # The failure's type and message, for the receipt; its frames end with the request.
+        if self.journal is not None:
+            delivery.error = self._journal_base.describe_error(failure)
+
+    def _receipt(self, delivery: _Delivery) -> Receipt:
+        """What the journal keeps of this request (see :class:`Receipt`). Never raises."""
+        base = self._journal_base
+        latency_ms = (time.perf_counter() - delivery.started) * 1000
+        outcome = delivery.outcome
+        event = outcome.event
+        bodies = self.journal_bodies
+        signature = timestamp = None
+        if event is None or bodies:
+            name, delivery_id, webhook_id, signature, timestamp = (
+                _cut(value) for value in header_values(delivery.headers, _RECEIPT_HEADERS)
+            )
+        if event is not None:  # the verified name; the ids as the event carries them
+            name, delivery_id, webhook_id = event.event, event.delivery_id, event.webhook_id
+        body = delivery.body
+        kept = (
+            bytes(body)
+            if bodies and delivery.refusal is None and len(body) <= self.max_body_bytes
+            else None
+        )
+        error = outcome.error
+        receipt: Receipt = base.Receipt(
+            id=0,
+            received_at=base.utc(delivery.received_at),
+            status=outcome.status,
+            code=None if error is None else error.code,
+            event=name,
+            delivery_id=delivery_id,
+            webhook_id=webhook_id,
+            latency_ms=latency_ms,
+            secret_index=delivery.secret_index,
+            error=getattr(delivery, "error", None),
+            client=_cut(delivery.client),
+            duplicate=outcome.duplicate,
+            body=kept,
+            signature=signature if kept is not None else None,
+            timestamp=timestamp if kept is not None else None,
+        )
+        return receipt
 
     def _admit(self, delivery: _Delivery) -> None:
         """Run every check up to dedup; fill in the delivery's event, keys, token and handlers.
@@ -585,6 +726,27 @@ class Receiver(TypedOn):
         event: AnyEvent = delivery.event
         return event
 
+    def rerun(self, receipt_id: int) -> Outcome:
+        """Run a journaled request through this receiver again, from its stored body.
+
+        The body is verified again against its stored signature, with this receiver's secrets
+        (a request refused for a wrong secret passes once the secret is fixed); a fresh
+        timestamp header replaces the stored one (see :mod:`cortexhooks_receiver.journal.rerun`).
+        Then the dedup store decides, as for any request: a delivery already processed is a
+        duplicate and nothing runs; one whose handler failed runs again. The rerun gets a
+        receipt of its own, whose ``client`` is ``"rerun:<receipt_id>"``.
+
+        Raises:
+            JournalError: this receiver has no journal, no receipt has this id, or the receipt
+                holds no body (``journal_bodies`` was off when it was written).
+        """
+        from .journal.rerun import rerun_request
+
+        clock = self._clock
+        now = time.time_ns() // 1_000_000 if clock is None else int(clock() * 1000)
+        body, headers = rerun_request(self.journal, receipt_id, now)
+        return self.handle(body, headers, client=f"rerun:{receipt_id}")
+
     # -- answers --------------------------------------------------------------------------------
 
     def _refusal(self, error: WebhookError, delivery: _Delivery) -> Outcome:
@@ -601,7 +763,9 @@ class Receiver(TypedOn):
 
     def _store_down(self, delivery: _Delivery) -> Outcome:
         failure = delivery.failure
+        assert failure is not None
         logger.error("Dedup store unavailable; refusing with 503: %s", type(failure).__name__)
+        self._keep_error(delivery, failure)
         return self._answer(delivery, StoreUnavailable())
 
     def _duplicate(self, delivery: _Delivery) -> Outcome:
@@ -618,6 +782,7 @@ class Receiver(TypedOn):
             event.delivery_id,
             exc_info=failure,
         )
+        self._keep_error(delivery, failure)
         return self._answer(delivery, HandlerError())
 
     def _processed(self, delivery: _Delivery) -> Outcome:
@@ -658,6 +823,22 @@ _FORGOTTEN_HINT: Final = (
     "signed before the newest forgotten one are refused so that none can run twice. Raise "
     "max_entries or use the SQLite or Redis store."
 )
+
+_RECEIPT_HEADERS: Final = (
+    "x-cortexbuild-event",
+    "x-cortexbuild-delivery-id",
+    "x-cortexbuild-webhook-id",
+    "x-cortexbuild-signature",
+    "x-cortexbuild-timestamp",
+)
+_HEADER_CHARS: Final = 200
+
+
+def _cut(value: str | None) -> str | None:
+    # Unsigned header values (and the client) are kept, but never more than 200 characters.
+    if value is None or len(value) <= _HEADER_CHARS:
+        return value
+    return value[:_HEADER_CHARS]
 
 
 _COMPLETE_FAILED: Final = (

@@ -45,7 +45,7 @@ BODY = (
     b'"title":"Install electrical panels","amount":100},"companyId":"comp-1","userId":"user-789"}'
 )
 NOW_MS = 1699545600000
-COMMANDS = ["demo", "listen", "trigger", "sign", "verify", "events", "serve", "replay"]
+COMMANDS = ["demo", "listen", "trigger", "sign", "verify", "events", "serve", "replay", "journal"]
 
 
 def run_cli(*argv: str, stdin: bytes | None = None) -> tuple[int, str, str]:

@@ -13,9 +13,10 @@ import redis
 import redis.asyncio
 from redis.crc import key_slot
 
+from cortexhooks_receiver._redis import hash_tagged as _hash_tagged
 from cortexhooks_receiver.errors import ConfigurationError
 from cortexhooks_receiver.stores import AsyncStore, ClaimState, StoreError
-from cortexhooks_receiver.stores.redis import RedisStore, _hash_tagged
+from cortexhooks_receiver.stores.redis import RedisStore
 
 NEW, IN_PROGRESS, DONE = ClaimState.NEW, ClaimState.IN_PROGRESS, ClaimState.DONE
 KEYS = ("d:delivery-1", "b:" + "ab" * 32)

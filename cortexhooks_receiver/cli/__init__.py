@@ -1,4 +1,4 @@
-"""The ``cortexhooks`` command: listen, trigger, sign, verify, events, serve, replay, demo.
+"""The ``cortexhooks`` command: listen, trigger, sign, verify, events, serve, replay, demo, journal.
 
 ``main(argv)`` runs one command and returns its exit code: 0 success, 1 the command's check
 failed (non-2xx answer, invalid signature, unexpected demo outcome), 2 bad usage or
@@ -18,7 +18,7 @@ from typing import Final, TextIO
 from cortexhooks_receiver._version import __version__
 from cortexhooks_receiver.errors import ConfigurationError
 
-from . import demo, events, listen, replay, secret, serve, sign, trigger, verify
+from . import demo, events, journal, listen, replay, secret, serve, sign, trigger, verify
 from ._common import EXIT_USAGE, CLIError, Console
 
 __all__ = ["build_parser", "main"]
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cortexhooks {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (demo, listen, trigger, sign, verify, events, serve, replay, secret):
+    for module in (demo, listen, trigger, sign, verify, events, serve, replay, secret, journal):
         module.register(subparsers)
     return parser
 

@@ -3,33 +3,33 @@
 :class:`ListenReceiver` is a :class:`~cortexhooks_receiver.Receiver` with the defaults a real
 endpoint has (memory dedup store, ``max_body_bytes``, the body-age check) and no handlers. It is
 served by the WSGI adapter like any receiver, so listen answers exactly what a receiver with the
-same secrets would answer. After each answer it hands a :class:`Record` of the request to a
-callback (listen's console): a refusal's record explains the refusal with the diagnosis of
-``cortexhooks verify`` (:func:`~.diagnose.diagnose`, the receiver's own checks).
+same secrets would answer. Like any receiver given ``journal=``, it writes a receipt of every
+request to its journal, here a memory journal with the bodies (``receiver.journal``, which a
+reader can follow live). After each answer it hands a :class:`Record` to a callback (listen's
+console): the receipt's facts, plus what listen alone shows, the pretty payload, the diagnosis
+of a refusal (``cortexhooks verify``'s :func:`~.diagnose.diagnose`, from the stored body and
+headers) and the forwarding.
 
 With ``forward_to``, every verified delivery (duplicates included, so that the app behind does its
 own dedup) is passed on with its body and CortexBuild headers, and the app's answer is listen's.
-
-The record is built in one place, :meth:`ListenReceiver._answered`. Its first fields are those of
-the receipt journal's ``Receipt``; once the receiver writes receipts itself (``journal=
-"memory://"``), that method takes them from the receipt of this request and adds only what listen
-alone knows (the diagnosis, the pretty payload, the forwarding).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import msgspec
 
+from cortexhooks_receiver._concurrency import to_thread
 from cortexhooks_receiver._headers import Headers, header_view
 from cortexhooks_receiver.errors import VerificationError, WebhookError
-from cortexhooks_receiver.receiver import DEFAULT_RETENTION, Outcome, Receiver
+from cortexhooks_receiver.journal import MemoryJournal, Receipt
+from cortexhooks_receiver.receiver import DEFAULT_RETENTION, Outcome, Receiver, _Delivery
 from cortexhooks_receiver.routing import Router
-from cortexhooks_receiver.signature import DEFAULT_TOLERANCE, Body
+from cortexhooks_receiver.signature import DEFAULT_TOLERANCE
 
 from .diagnose import diagnose
 
@@ -37,10 +37,12 @@ __all__ = ["ListenReceiver", "Record"]
 
 _FORWARDED: Final = ("content-type", "user-agent")
 _FORWARD_TIMEOUT: Final = 10.0
+JOURNAL_SIZE: Final = 500
+"""How many receipts (with their bodies) listen's memory journal keeps."""
 
 
 class Record(msgspec.Struct, frozen=True, kw_only=True):
-    """What listen says about one request its receiver answered.
+    """What listen says about one request its receiver answered: its receipt, and more.
 
     Attributes:
         received_at: when the request arrived (aware, UTC).
@@ -82,6 +84,9 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
 class ListenReceiver(Receiver):
     """A :class:`~cortexhooks_receiver.Receiver` that reports a :class:`Record` of every answer.
 
+    Its journal (``self.journal``) is a :class:`~cortexhooks_receiver.journal.MemoryJournal`
+    of the last :data:`JOURNAL_SIZE` receipts, bodies included.
+
     Args:
         secrets: the webhook secrets, newest first.
         on_record: called with the record of each request, after its answer is decided and
@@ -107,7 +112,13 @@ class ListenReceiver(Receiver):
         now: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(
-            secrets=secrets, tolerance=tolerance, retention=retention, router=Router(), now=now
+            secrets=secrets,
+            tolerance=tolerance,
+            retention=retention,
+            router=Router(),
+            now=now,
+            journal=MemoryJournal(JOURNAL_SIZE, clock=now),
+            journal_bodies=True,
         )
         if forward_to is not None:
             import httpx  # noqa: F401 (missing, it must stop the command, not fail each delivery)
@@ -115,99 +126,52 @@ class ListenReceiver(Receiver):
         self.on_record = on_record
         self.forward_to = forward_to
 
-    def handle(
-        self, body: Body, headers: Headers, method: str = "POST", *, client: str | None = None
-    ) -> Outcome:
-        """Answer as the Receiver does (or relay the forwarded app's answer); report the record.
+    # Both drivers end here, for handle() and refuse() alike: the receipt is written by then.
 
-        Raises:
-            BodyTypeError: ``body`` is not the raw bytes.
-        """
-        received_at = self._now()
-        outcome = super().handle(body, headers, method, client=client)
-        return self._answered(received_at, body, headers, outcome)
+    def _drive(self, delivery: _Delivery) -> Outcome:
+        return self._answered(delivery, super()._drive(delivery))
 
-    async def handle_async(
-        self, body: Body, headers: Headers, method: str = "POST", *, client: str | None = None
-    ) -> Outcome:
-        """Coroutine form of :meth:`handle` (forwarding and reporting run in a worker thread).
+    async def _drive_async(self, delivery: _Delivery) -> Outcome:
+        # Forwarding and the console block: a worker thread, never the event loop.
+        return await to_thread(self._answered, delivery, await super()._drive_async(delivery))
 
-        Raises:
-            BodyTypeError: ``body`` is not the raw bytes.
-        """
-        from asyncio import to_thread
-
-        received_at = self._now()
-        outcome = await super().handle_async(body, headers, method, client=client)
-        return await to_thread(self._answered, received_at, body, headers, outcome)
-
-    def refuse(self, error: WebhookError, *, client: str | None = None) -> Outcome:
-        """Answer an adapter's refusal (a bad or too large ``Content-Length``); report it.
-
-        Never raises.
-        """
-        received_at = self._now()
-        return self._answered(received_at, b"", {}, super().refuse(error, client=client))
-
-    def _answered(
-        self, received_at: float, body: Body, headers: Headers, outcome: Outcome
-    ) -> Outcome:
+    def _answered(self, delivery: _Delivery, outcome: Outcome) -> Outcome:
         """Forward a verified delivery if asked, report the record, return the answer to send."""
-        named = _named_headers(headers)
-        raw = bytes(body)
-        when = datetime.fromtimestamp(received_at, UTC)
+        receipt: Receipt = delivery.receipt
         error = outcome.error
         if error is not None:
-            problem, message, findings, notes = self._explain(
-                error, raw, named, int(received_at * 1000)
-            )
-            event = outcome.event
-            record = Record(
-                received_at=when,
-                status=outcome.status,
-                code=error.code,
-                event=event.event if event is not None else named.get("x-cortexbuild-event"),
-                delivery_id=named.get("x-cortexbuild-delivery-id"),
-                webhook_id=named.get("x-cortexbuild-webhook-id"),
-                problem=problem,
-                message=message,
-                findings=findings,
-                notes=notes,
+            problem, message, findings, notes = self._explain(error, receipt)
+            record = _record(
+                receipt, problem=problem, message=message, findings=findings, notes=notes
             )
         else:
-            verified = outcome.event
-            assert verified is not None  # every accepted answer carries its event
             if self.forward_to is not None:
-                outcome = _forward(self.forward_to, raw, named, outcome)
-            record = Record(
-                received_at=when,
+                outcome = _forward(self.forward_to, receipt, delivery.headers, outcome)
+            record = _record(
+                receipt,
                 status=outcome.status,
-                code=None,
-                event=verified.event,
-                delivery_id=verified.delivery_id,
-                webhook_id=verified.webhook_id,
-                duplicate=outcome.duplicate,
-                payload=json.loads(raw),  # the receiver decoded it: a JSON object
+                payload=json.loads(receipt.body or b"null"),  # the receiver decoded it
                 forwarded_to=self.forward_to,
             )
         self.on_record(record)
         return outcome
 
     def _explain(
-        self, error: WebhookError, body: bytes, headers: Mapping[str, str], now_ms: int
+        self, error: WebhookError, receipt: Receipt
     ) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
         """Return ``(problem, message, findings, notes)`` about a refusal.
 
-        A signature or timestamp refusal gets ``verify``'s diagnosis when it reaches the same
-        verdict; any other refusal is explained in the receiver's own words and hint.
+        A signature or timestamp refusal gets ``verify``'s diagnosis of the stored body and
+        headers when it reaches the same verdict; any other refusal is explained in the
+        receiver's own words and hint.
         """
-        if isinstance(error, VerificationError):
+        if isinstance(error, VerificationError) and receipt.body is not None:
             verdict = diagnose(
-                body,
-                headers.get("x-cortexbuild-signature"),
-                headers.get("x-cortexbuild-timestamp"),
+                receipt.body,
+                receipt.signature,
+                receipt.timestamp,
                 self._secrets,
-                now_ms=now_ms,
+                now_ms=int(receipt.received_at.timestamp() * 1000),
                 tolerance=self.tolerance,
             )
             if verdict.error == error.code and verdict.problem is not None:
@@ -218,6 +182,21 @@ class ListenReceiver(Receiver):
                     tuple(verdict.notes),
                 )
         return error.code, error.message, (error.hint,) if error.hint else (), ()
+
+
+def _record(receipt: Receipt, **listen_only: Any) -> Record:
+    """The record of ``receipt``: its facts, plus the fields listen alone fills in."""
+    fields: dict[str, Any] = {
+        "received_at": receipt.received_at,
+        "status": receipt.status,
+        "code": receipt.code,
+        "event": receipt.event,
+        "delivery_id": receipt.delivery_id,
+        "webhook_id": receipt.webhook_id,
+        "duplicate": receipt.duplicate,
+    }
+    fields.update(listen_only)
+    return Record(**fields)
 
 
 def _named_headers(headers: Headers) -> dict[str, str]:
@@ -235,7 +214,7 @@ def _named_headers(headers: Headers) -> dict[str, str]:
     return {key: value for key, value in header_view(headers).items() if isinstance(value, str)}
 
 
-def _forward(url: str, body: bytes, headers: Mapping[str, str], verified: Outcome) -> Outcome:
+def _forward(url: str, receipt: Receipt, headers: Headers, verified: Outcome) -> Outcome:
     """Pass a verified delivery to ``url`` unchanged; return its answer in place of ours.
 
     A JSON answer is relayed byte for byte; any other is summarised as ``{"forwardedStatus": n}``.
@@ -243,10 +222,15 @@ def _forward(url: str, body: bytes, headers: Mapping[str, str], verified: Outcom
     """
     import httpx
 
-    passed = {k: v for k, v in headers.items() if k.startswith("x-cortexbuild-") or k in _FORWARDED}
+    named = _named_headers(headers)
+    passed = {k: v for k, v in named.items() if k.startswith("x-cortexbuild-") or k in _FORWARDED}
     try:
         response = httpx.post(
-            url, content=body, headers=passed, timeout=_FORWARD_TIMEOUT, follow_redirects=False
+            url,
+            content=receipt.body,
+            headers=passed,
+            timeout=_FORWARD_TIMEOUT,
+            follow_redirects=False,
         )
     except httpx.HTTPError as exc:
         failed = {"error": "forward_failed", "message": type(exc).__name__}

@@ -2,8 +2,9 @@
 
 It is an ordinary :class:`~cortexhooks_receiver.Receiver` (see :mod:`._listen_receiver`) behind
 the WSGI adapter, so it answers exactly what a receiver with the same secrets would: every check of
-the pipeline, dedup in the bounded memory store, the body cap. Each answer is printed as one
-record; a refusal is explained with the diagnosis of ``cortexhooks verify``. ``--forward-to``
+the pipeline, dedup in the bounded memory store, the body cap. It writes a receipt of every request
+to a memory journal (bodies included), and each answer is printed as one record made from its
+receipt; a refusal is explained with the diagnosis of ``cortexhooks verify``. ``--forward-to``
 passes verified deliveries (same body and headers) on to your app and relays its answer. When
 whoever reads the console goes away (``listen | head``), the listener stops.
 """

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cortexhooks_receiver._lazy import lazy_attributes
+
 from .base import AsyncStore, ClaimState, Store, StoreError, SyncStoreAsAsync
 from .memory import MemoryStore
 
@@ -24,18 +26,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # SQLiteStore and RedisStore are imported on first use, so `import cortexhooks_receiver`
-    # stays fast and never imports sqlite3 or redis.
-    if name == "SQLiteStore":
-        from .sqlite import SQLiteStore
-
-        return SQLiteStore
-    if name == "RedisStore":
-        from .redis import RedisStore
-
-        return RedisStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The SQLite and Redis stores load when first named, never on `import cortexhooks_receiver`.
+__getattr__ = lazy_attributes(__name__, {"SQLiteStore": ".sqlite", "RedisStore": ".redis"})
 
 
 def open_store(url: str | Store) -> Store:

@@ -15,8 +15,14 @@ Accepted forms:
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
-
+from cortexhooks_receiver._urls import (
+    memory_query,
+    options,
+    redis_url,
+    split_url,
+    sqlite_path,
+    url_number,
+)
 from cortexhooks_receiver.errors import ConfigurationError
 
 from .base import Store
@@ -25,6 +31,7 @@ from .memory import MemoryStore
 __all__ = ["open_store_url"]
 
 _HINT = "use memory://, sqlite:///path.db or redis://host:6379/0"
+_WHAT = "dedup store"
 
 
 def open_store_url(url: str) -> Store:
@@ -34,10 +41,7 @@ def open_store_url(url: str) -> Store:
         ConfigurationError: not a URL, an unknown scheme, an unknown or invalid option, an
             in-memory SQLite database, or a ``redis://`` URL without the ``redis`` extra.
     """
-    scheme, sep, rest = url.partition("://")
-    scheme = scheme.lower()
-    if not sep:
-        raise ConfigurationError(f"The dedup store must be given as a URL; {_HINT}.")
+    scheme, rest = split_url(url, _WHAT, _HINT)
     if scheme == "memory":
         return _open_memory(rest)
     if scheme == "sqlite":
@@ -47,105 +51,34 @@ def open_store_url(url: str) -> Store:
     raise ConfigurationError(f"Unknown dedup store URL scheme {scheme!r}; {_HINT}.")
 
 
-def _options(query: str, allowed: tuple[str, ...], scheme: str) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        if name not in allowed:
-            known = ", ".join(allowed) or "none"
-            raise ConfigurationError(
-                f"Unknown option {name!r} in the {scheme}:// store URL (known options: {known})."
-            )
-        options[name] = value
-    return options
-
-
-def _number(options: dict[str, str], name: str, kind: type[int] | type[float]) -> int | float:
-    text = options[name]
-    try:
-        value = kind(text)
-    except ValueError:
-        raise ConfigurationError(
-            f"Option {name!r} of the store URL must be a number, not {text!r}."
-        ) from None
-    if value < 0:
-        raise ConfigurationError(f"Option {name!r} of the store URL must not be negative.")
-    return value
-
-
 def _open_memory(rest: str) -> Store:
-    location, _, query = rest.partition("?")
-    if location.strip("/"):
-        raise ConfigurationError("The memory:// store URL takes no host or path.")
-    options = _options(query, ("max_entries",), "memory")
-    if "max_entries" in options:
-        return MemoryStore(int(_number(options, "max_entries", int)))
+    found = options(memory_query(rest, "store"), ("max_entries",), "memory", _WHAT)
+    if "max_entries" in found:
+        return MemoryStore(int(url_number(found, "max_entries", int, _WHAT)))
     return MemoryStore()
 
 
 def _open_sqlite(rest: str) -> Store:
     location, _, query = rest.partition("?")
-    if location in (":memory:", "/:memory:"):
-        raise ConfigurationError(
-            "An in-memory SQLite database would be private to each worker process; use "
-            "memory:// for a single process or sqlite:///path.db for a shared file."
-        )
-    if not location.startswith("/") or len(location) < 2:
-        raise ConfigurationError(
-            "A SQLite store URL names a file: sqlite:///relative/path.db (three slashes) or "
-            "sqlite:////absolute/path.db (four slashes)."
-        )
-    options = _options(query, ("busy_timeout", "prune_every"), "sqlite")
+    path = sqlite_path(location, _WHAT)
+    found = options(query, ("busy_timeout", "prune_every"), "sqlite", _WHAT)
     from .sqlite import SQLiteStore
 
     return SQLiteStore(
-        unquote(location[1:]),
-        busy_timeout=float(_number(options, "busy_timeout", float))
-        if "busy_timeout" in options
+        path,
+        busy_timeout=float(url_number(found, "busy_timeout", float, _WHAT))
+        if "busy_timeout" in found
         else 5.0,
-        prune_every=int(_number(options, "prune_every", int)) if "prune_every" in options else 256,
+        prune_every=int(url_number(found, "prune_every", int, _WHAT))
+        if "prune_every" in found
+        else 256,
     )
 
 
-def redis_client_url(url: str, what: str = "dedup store") -> tuple[str, str | None]:
-    """Split a ``redis://`` URL into the URL for redis-py and our ``prefix`` option.
-
-    Every part must mean something: a database that is not a number (``/notadb``, which
-    redis-py would silently replace with database 0), a path below the database, a
-    ``#fragment`` or a database given twice (path and ``?db=``) is refused. ``what`` names the
-    URL's user in messages (``"dedup store"``, ``"journal"``...).
-
-    Raises:
-        ConfigurationError: the URL has a part that would be ignored or misread.
-    """
-    parts = urlsplit(url)
-    database = parts.path.removeprefix("/")
-    if database and not (database.isascii() and database.isdigit()):
-        raise ConfigurationError(
-            f"The Redis URL of the {what} names database {database!r}: a database is a number "
-            "(redis://host:6379/0)."
-        )
-    if parts.fragment:
-        raise ConfigurationError(
-            f"The Redis URL of the {what} has a #fragment, which means nothing."
-        )
-    prefix: str | None = None
-    kept: list[tuple[str, str]] = []
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name == "prefix":
-            prefix = value
-        elif name == "db" and database:
-            raise ConfigurationError(
-                f"The Redis URL of the {what} gives the database twice (/{database} and ?db=)."
-            )
-        else:
-            kept.append((name, value))
-    return urlunsplit(parts._replace(query=urlencode(kept))), prefix
-
-
 def _open_redis(url: str) -> Store:
-    client_url, prefix = redis_client_url(url)
+    client_url, found = redis_url(url, ("prefix",), _WHAT)
     from .redis import RedisStore
 
-    if prefix is None:
+    if "prefix" not in found:
         return RedisStore(client_url)
-    return RedisStore(client_url, prefix=prefix)
+    return RedisStore(client_url, prefix=found["prefix"])

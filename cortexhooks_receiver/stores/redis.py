@@ -39,7 +39,12 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from cortexhooks_receiver.errors import ConfigurationError
+from cortexhooks_receiver._redis import (
+    DEFAULT_SOCKET_TIMEOUT,
+    client_from_url,
+    hash_tagged,
+    import_redis,
+)
 
 from .base import ClaimState, StoreError
 
@@ -82,35 +87,6 @@ end
 return released
 """
 _STATES: Final = (ClaimState.NEW, ClaimState.IN_PROGRESS, ClaimState.DONE)
-DEFAULT_SOCKET_TIMEOUT: Final = 5.0
-"""Seconds a URL-created client waits to connect or for a reply (a URL query can override)."""
-
-
-def _import_redis() -> Any:
-    try:
-        import redis
-    except ImportError as exc:
-        raise ConfigurationError(
-            "The Redis dedup store needs the redis package: "
-            "pip install 'cortexhooks-receiver[redis]'."
-        ) from exc
-    return redis
-
-
-def _hash_tagged(prefix: str) -> str:
-    """Return ``prefix`` if it holds a Redis Cluster hash tag, else the prefix wrapped as one.
-
-    Raises:
-        ConfigurationError: ``prefix`` is empty.
-    """
-    if not prefix:
-        raise ConfigurationError("The Redis store's key prefix must not be empty.")
-    start = prefix.find("{")
-    if start != -1:
-        end = prefix.find("}", start + 1)
-        if end > start + 1:
-            return prefix
-    return "{" + prefix + "}"
 
 
 def _ms(seconds: float) -> int:
@@ -146,26 +122,15 @@ class RedisStore:
         async_client: redis_asyncio.Redis | None = None,
         socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
     ) -> None:
-        redis = _import_redis()
+        redis = import_redis("The Redis dedup store")
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self.prefix = _hash_tagged(prefix)
+        self.prefix = hash_tagged(prefix)
         self._url: str | None = None
         self._socket_timeout = socket_timeout
         self._owns_client = isinstance(url_or_client, str)
         if isinstance(url_or_client, str):
             self._url = url_or_client
-            try:
-                client = redis.Redis.from_url(
-                    url_or_client,
-                    socket_timeout=socket_timeout,
-                    socket_connect_timeout=socket_timeout,
-                )
-                # Connections are made lazily; build one (no I/O) so an unknown URL option
-                # fails here rather than as a TypeError on the first request.
-                pool = client.connection_pool
-                pool.connection_class(**pool.connection_kwargs)
-            except (ValueError, TypeError) as exc:
-                raise ConfigurationError(f"Invalid Redis URL for the dedup store: {exc}") from exc
+            client = client_from_url(redis, url_or_client, socket_timeout, "the dedup store")
         else:
             client = url_or_client
         self.client: redis_lib.Redis = client

@@ -12,12 +12,9 @@ commit costs no fsync. A commit survives the crash of any process; only a power 
 crash can forget the last few completions, which at worst lets a sender's retry run again.
 
 Processes and threads: each process opens its own connection lazily, on first use, and a
-connection never crosses a fork (SQLite forbids using one in a child). Just before
-``os.fork()`` (gunicorn's ``--preload``, ``multiprocessing``'s fork start method) the store waits
-for its in-flight step and closes its connection; parent and child each reconnect on their next
-call. Should a fork bypass Python's at-fork hooks, the child notices the changed pid, opens its
-own connection and never touches, nor closes, the inherited one. Threads of one process share the
-connection behind a lock: SQLite admits one writer at a time anyway, and every step here writes.
+connection never crosses a fork; threads of one process share it behind a lock (every step here
+writes, and SQLite admits one writer at a time anyway). See :mod:`cortexhooks_receiver._sqlite`,
+which the SQLite journal shares.
 
 Expired rows are ignored by ``claim`` and deleted opportunistically: every
 :attr:`SQLiteStore.prune_every` completions, a bounded batch of expired rows is removed
@@ -29,15 +26,13 @@ compared across processes, which do not share a monotonic clock.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
-import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from cortexhooks_receiver._sqlite import SQLiteFile, check_file_path
 from cortexhooks_receiver.errors import ConfigurationError
 
 from .base import ClaimState, StoreError
@@ -61,38 +56,6 @@ _PRUNE: Final = (
 )
 _PRUNE_ALL: Final = "DELETE FROM cortexhooks_dedup WHERE expires_at <= ?"
 _COUNT: Final = "SELECT count(*) FROM cortexhooks_dedup"
-
-# Stores alive in this process, so a fork never hands an open connection to the child.
-_live_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
-# Connections found in a child forked without the hooks below (a fork from C code): kept
-# referenced until exit so the child never closes them.
-_inherited: list[sqlite3.Connection] = []
-
-
-def _before_fork() -> None:
-    # Wait for in-flight steps, then close: neither the parent's lock nor its connection can
-    # reach the child in a half-used state. The parent reconnects on its next call.
-    for store in list(_live_stores):
-        store._lock.acquire()
-        store._drop_connection(close=True)
-
-
-def _after_fork_in_parent() -> None:
-    for store in list(_live_stores):
-        store._lock.release()
-
-
-def _after_fork_in_child() -> None:
-    for store in list(_live_stores):
-        store._lock = threading.Lock()
-        store._pid = os.getpid()
-
-
-os.register_at_fork(
-    before=_before_fork,
-    after_in_parent=_after_fork_in_parent,
-    after_in_child=_after_fork_in_child,
-)
 
 
 class _Statements:
@@ -147,12 +110,7 @@ class SQLiteStore:
         busy_timeout: float = 5.0,
         prune_every: int = 256,
     ) -> None:
-        path = os.fspath(path)
-        if path in ("", ":memory:") or path.startswith("file::memory:"):
-            raise ConfigurationError(
-                "An in-memory SQLite database is private to one process; use the memory:// store "
-                "for a single process, or give the SQLite store a file path."
-            )
+        path = check_file_path(path, "the memory:// store")
         if busy_timeout < 0:
             raise ConfigurationError("busy_timeout must be zero or more seconds.")
         if prune_every < 0:
@@ -161,73 +119,14 @@ class SQLiteStore:
         self.busy_timeout = float(busy_timeout)
         self.prune_every = prune_every
         self._clock: Callable[[], float] = clock if clock is not None else time.time
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = os.getpid()
+        self._file = SQLiteFile(path, self.busy_timeout, _SCHEMA)
         self._completions = 0
         self._statements: dict[int, _Statements] = {}
-        _live_stores.add(self)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
 
-    # -- connection management --------------------------------------------------------------
-
-    def _drop_connection(self, *, close: bool) -> None:
-        """Forget this process's connection; close it only if this process opened it."""
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        if close and self._pid == os.getpid():
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-        else:
-            _inherited.append(conn)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path,
-            timeout=self.busy_timeout,
-            isolation_level=None,  # autocommit: transactions are explicit
-            check_same_thread=False,  # shared by this process's threads behind self._lock
-        )
-        try:
-            self._enable_wal(conn)
-            conn.execute("PRAGMA synchronous=NORMAL")
-            for statement in _SCHEMA:
-                conn.execute(statement)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        # Switching a fresh file to WAL needs an exclusive lock, and SQLite reports "database
-        # is locked" at once (its busy handler is not consulted) when several processes open
-        # the new file together. Retry that case within busy_timeout.
-        deadline = time.monotonic() + self.busy_timeout
-        delay = 0.001
-        while True:
-            try:
-                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    conn.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
-            else:
-                return
-
-    def _connection(self) -> sqlite3.Connection:
-        # Called with self._lock held.
-        if self._pid != os.getpid():  # forked by a path that skipped the at-fork hooks
-            self._drop_connection(close=False)
-            self._pid = os.getpid()
-        conn = self._conn
-        if conn is None:
-            conn = self._conn = self._connect()
-        return conn
+    # -- helpers ----------------------------------------------------------------------------
 
     def _sql(self, count: int) -> _Statements:
         statements = self._statements.get(count)
@@ -252,9 +151,10 @@ class SQLiteStore:
                 ``busy_timeout``.
         """
         sql = self._sql(len(keys))
-        with self._lock:
+        file = self._file
+        with file.lock:
             try:
-                conn = self._connection()
+                conn = file.connection()
                 conn.execute("BEGIN IMMEDIATE")
                 now = self._clock()  # read once the write lock is ours, not before waiting
                 try:
@@ -297,9 +197,10 @@ class SQLiteStore:
         params: list[object] = []
         for key in keys:
             params += (key, _DONE, token, expires)
-        with self._lock:
+        file = self._file
+        with file.lock:
             try:
-                conn = self._connection()
+                conn = file.connection()
                 conn.execute(sql.complete, params)
                 self._completions += 1
                 if self.prune_every and self._completions % self.prune_every == 0:
@@ -313,12 +214,10 @@ class SQLiteStore:
         Raises:
             StoreError: the database cannot be opened or written.
         """
-        sql = self._sql(len(keys))
-        with self._lock:
-            try:
-                self._connection().execute(sql.release, (*keys, token))
-            except sqlite3.Error as exc:
-                raise self._fail(exc, "release a claim") from exc
+        try:
+            self._file.run(self._sql(len(keys)).release, (*keys, token))
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "release a claim") from exc
 
     def prune(self) -> int:
         """Delete every expired row now and return how many were deleted.
@@ -326,13 +225,10 @@ class SQLiteStore:
         Raises:
             StoreError: the database cannot be opened or written.
         """
-        now = self._clock()
-        with self._lock:
-            try:
-                cursor = self._connection().execute(_PRUNE_ALL, (now,))
-            except sqlite3.Error as exc:
-                raise self._fail(exc, "delete expired rows") from exc
-            return cursor.rowcount
+        try:
+            return self._file.run(_PRUNE_ALL, (self._clock(),))[1]
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "delete expired rows") from exc
 
     def __len__(self) -> int:
         """The number of rows, expired ones included (for tests and monitoring).
@@ -340,14 +236,12 @@ class SQLiteStore:
         Raises:
             StoreError: the database cannot be opened or read.
         """
-        with self._lock:
-            try:
-                row = self._connection().execute(_COUNT).fetchone()
-            except sqlite3.Error as exc:
-                raise self._fail(exc, "count rows") from exc
-        return int(row[0])
+        try:
+            rows, _ = self._file.run(_COUNT)
+        except sqlite3.Error as exc:
+            raise self._fail(exc, "count rows") from exc
+        return int(rows[0][0])
 
     def close(self) -> None:
         """Close this process's connection (a later call opens it again). Never raises."""
-        with self._lock:
-            self._drop_connection(close=True)
+        self._file.close()

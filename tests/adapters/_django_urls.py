@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
@@ -39,4 +40,5 @@ urlpatterns = [
     path("project/webhooks/cortexbuild", include("cortexhooks_receiver.integrations.django.urls")),
     path("project/async/webhooks/cortexbuild", AsyncWebhookView.as_view()),
     path("form", form_view),
+    path("admin/", admin.site.urls),
 ]

@@ -251,11 +251,31 @@ def setup_django() -> None:
         ROOT_URLCONF="_django_urls",
         INSTALLED_APPS=[
             "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "django.contrib.admin",  # the journal's admin pages
             "cortexhooks_receiver.integrations.django",
         ],
         MIDDLEWARE=[
             "django.middleware.common.CommonMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
             "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+        ],
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                        "django.contrib.messages.context_processors.messages",
+                    ]
+                },
+            }
         ],
         DATABASES={
             "default": {
@@ -362,3 +382,23 @@ def adapter(request: pytest.FixtureRequest) -> Callable[[Receiver], Callable[[Re
 @pytest.fixture
 def clock() -> Callable[[], float]:
     return lambda: NOW
+
+
+@pytest.fixture
+def pg_alias(postgres_dsn: str) -> Iterator[str]:
+    """The Django alias of the real PostgreSQL (its database created, the app migrated)."""
+    import psycopg
+
+    setup_django()
+    from django.core.management import call_command
+    from django.db import connections
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)
+        ).fetchone()
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+    call_command("migrate", "cortexhooks", database="pg", verbosity=0)
+    yield "pg"
+    connections["pg"].close()

@@ -4,12 +4,17 @@ Each case is a list of steps (a request and the answer it must get) plus how man
 handler must have run at the end. Every row of the design's pipeline table is here, plus the
 adapter-level refusals (invalid Content-Length, 413 by Content-Length and by chunked stream),
 dedup by delivery id and by body digest, and a failed handler that succeeds on the retry.
+
+Options run through the same matrix: with a receipt journal, every answer of every case, on every
+adapter, leaves exactly one receipt that says what was answered; and the durable journals
+(SQLite, the real Redis) are driven through every adapter too.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,6 +29,8 @@ from conftest import (
     signed_req,
 )
 
+from cortexhooks_receiver.journal import Journal, MemoryJournal, open_journal
+from cortexhooks_receiver.journal.redis import RedisJournal
 from cortexhooks_receiver.receiver import Receiver
 from cortexhooks_receiver.stores import ClaimState, MemoryStore, Store, StoreError
 
@@ -272,13 +279,14 @@ class Handlers:
             raise RuntimeError("first attempt fails")
 
 
-def _receiver(store: Store, clock: Callable[[], float]) -> Receiver:
+def _receiver(store: Store, clock: Callable[[], float], journal: Journal | None = None) -> Receiver:
     return Receiver(
         "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG",
         store=store,
         now=clock,
         max_body_bytes=CAP,
         lease=10,
+        journal=journal,
     )
 
 
@@ -333,3 +341,81 @@ def test_concurrent_copies_of_one_delivery_run_the_handler_once(
     again = send(signed_req())
     assert again.status == 200
     assert again.json() == DUP
+
+
+# -- the receipt journal, through every adapter ----------------------------------------------
+
+
+def _said(resp: Resp) -> tuple[int, str | None, bool]:
+    """(status, error code, duplicate) as the answer says them."""
+    data = resp.json()
+    return resp.status, data.get("error"), bool(data.get("duplicate"))
+
+
+def _journaled(journal: Journal) -> list[tuple[int, str | None, bool]]:
+    return [(r.status, r.code, r.duplicate) for r in reversed(journal.query(limit=1000))]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_adapter_journals_every_answer_once(
+    adapter: Callable[[Receiver], Callable[[Req], Resp]],
+    case: Case,
+    clock: Callable[[], float],
+) -> None:
+    journal = MemoryJournal()
+    receiver = _receiver(case.store(), clock, journal)
+    Handlers(receiver)
+    send = adapter(receiver)
+    answers = [_said(send(step.make())) for step in case.steps]
+    assert _journaled(journal) == answers
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def durable_journal(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Journal]:
+    """A SQLite journal, or one on the real Redis under a unique prefix."""
+    if request.param == "sqlite":
+        journal = open_journal(f"sqlite:///{tmp_path / 'journal.db'}")
+        yield journal
+        journal.close()
+        return
+    redis_url = request.getfixturevalue("redis_url")
+    redis_journal = RedisJournal(redis_url, prefix=f"test-h13-adapters-{uuid.uuid4().hex}:")
+    yield redis_journal
+    redis_journal.client.delete(redis_journal.stream, redis_journal.prefix + "journal:id")
+    redis_journal.close()
+
+
+def test_adapter_writes_receipts_to_a_durable_journal(
+    adapter: Callable[[Receiver], Callable[[Req], Resp]],
+    durable_journal: Journal,
+    clock: Callable[[], float],
+) -> None:
+    receiver = _receiver(MemoryStore(), clock, durable_journal)
+    Handlers(receiver)
+    send = adapter(receiver)
+    steps = [
+        signed_req,
+        signed_req,
+        lambda: Req(method="GET"),
+        lambda: replace(signed_req(), content_length="12abc"),
+        _overdue,
+    ]
+    answers = [_said(send(make())) for make in steps]
+    assert answers == [
+        (200, None, False),
+        (200, None, True),
+        (405, "method_not_allowed", False),
+        (400, "invalid_content_length", False),
+        (500, "handler_error", False),
+    ]
+    receipts = list(reversed(durable_journal.query()))
+    assert [(r.status, r.code, r.duplicate) for r in receipts] == answers
+    assert [r.event for r in receipts] == [
+        "task.completed",
+        "task.completed",
+        None,
+        None,  # refused by the adapter before anything was read
+        "task.overdue",
+    ]
+    assert receipts[0].delivery_id == "dlv_1"
+    assert receipts[4].error == "RuntimeError: first attempt fails"

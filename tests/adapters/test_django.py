@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import PG_DATABASE, SECRET, make_body, setup_django, signed_headers
+from conftest import SECRET, make_body, setup_django, signed_headers
 
 from cortexhooks_receiver.signature import now_ms
 from cortexhooks_receiver.stores import ClaimState, Store, StoreError
@@ -172,23 +172,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def pg_alias(postgres_dsn: str) -> Iterator[str]:
-    import psycopg
-
-    with psycopg.connect(postgres_dsn, autocommit=True) as admin:
-        exists = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)
-        ).fetchone()
-        if not exists:
-            admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-    from django.core.management import call_command
-
-    call_command("migrate", "cortexhooks", database="pg", verbosity=0)
-    yield "pg"
-    connections["pg"].close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

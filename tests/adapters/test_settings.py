@@ -52,3 +52,17 @@ def test_every_setting_names_a_receiver_keyword() -> None:
     keywords = set(inspect.signature(Receiver).parameters)
     assert set(RECEIVER_SETTINGS.values()) <= keywords
     assert set(NUMBERS) <= set(RECEIVER_SETTINGS)
+
+
+@pytest.mark.parametrize("build", [_flask, _django], ids=["flask", "django"])
+def test_each_adapter_passes_the_journal_settings_to_the_receiver(
+    build: Callable[[dict[str, Any]], Receiver],
+) -> None:
+    from cortexhooks_receiver.journal import MemoryJournal
+
+    receiver = build(
+        {"SECRET": SECRET, "STORE": "memory://", "JOURNAL": "memory://", "JOURNAL_BODIES": True}
+    )
+    assert isinstance(receiver.journal, MemoryJournal)
+    assert receiver.journal_bodies is True
+    assert build({"SECRET": SECRET, "STORE": "memory://"}).journal is None

@@ -4,6 +4,8 @@
   ``CORTEXBUILD_WEBHOOK_SECRET`` environment variable, or an empty/invalid one.
 * ``cortexhooks.E002`` (Error): ``STORE`` names a cache alias missing from ``CACHES``.
 * ``cortexhooks.E003`` (Error): ``CORTEXHOOKS`` is not a dict (e.g. the secret string itself).
+* ``cortexhooks.E004`` (Error): ``JOURNAL`` is not a journal the receiver can open (an unknown
+  URL, a bad option), or ``JOURNAL_BODIES`` is set without a ``JOURNAL``.
 * ``cortexhooks.W001`` (Warning): ``STORE`` is a cache whose backend cannot deduplicate across
   processes (LocMem: per process; file cache: ``add`` is not atomic; dummy cache: stores nothing).
 * ``cortexhooks.W002`` (Warning): ``STORE`` is ``memory://``, which deduplicates only inside one
@@ -29,11 +31,12 @@ from django.core import checks
 
 from cortexhooks_receiver._config import SECRET_ENV_VAR
 from cortexhooks_receiver.errors import ConfigurationError
+from cortexhooks_receiver.journal import open_journal
 from cortexhooks_receiver.routing import Router, default_router
 from cortexhooks_receiver.signature import SecretKeys
 
 from ._handlers import HANDLER_MODULE, NO_HANDLER_HINT, NO_HANDLER_MESSAGE, has_handlers
-from .conf import DEFAULT_STORE, DICT_HINT, SETTING_NAME, not_a_dict
+from .conf import DEFAULT_STORE, DICT_HINT, SETTING_NAME, not_a_dict, open_django_journal
 
 __all__ = [
     "NON_ATOMIC_CACHES",
@@ -67,7 +70,30 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     messages: list[Any] = []
     messages.extend(_check_secret(conf))
     messages.extend(_check_store(conf.get("STORE", DEFAULT_STORE), settings))
+    messages.extend(_check_journal(conf))
     return messages
+
+
+def _check_journal(conf: dict[str, Any]) -> list[Any]:
+    spec = conf.get("JOURNAL")
+    if spec is None:
+        if conf.get("JOURNAL_BODIES"):
+            return [
+                checks.Error(
+                    "JOURNAL_BODIES keeps bodies in the receipt journal, but JOURNAL is not set.",
+                    hint='Set CORTEXHOOKS["JOURNAL"] = "django-orm" (or another journal URL).',
+                    id="cortexhooks.E004",
+                )
+            ]
+        return []
+    try:
+        opened = open_django_journal(spec)
+        assert opened is not None
+        journal = open_journal(opened)  # builds it only: no I/O
+    except ConfigurationError as exc:
+        return [checks.Error(f"Invalid webhook journal: {exc}", id="cortexhooks.E004")]
+    journal.close()
+    return []
 
 
 def _check_secret(conf: dict[str, Any]) -> list[Any]:

@@ -12,6 +12,10 @@ Keys (all optional except a secret)::
         "MAX_BODY_BYTES": 1_048_576,
         "LEASE": 60,
         "ASYNC": False,                   # urls.py routes AsyncWebhookView when True
+        "JOURNAL": None,                  # "django-orm" (or "django-orm://<db alias>"): a receipt
+                                          # of every request in the database, shown by the admin;
+                                          # or "sqlite:///...", "redis://...", "memory://"
+        "JOURNAL_BODIES": False,          # keep each request's body in its receipt
     }
 
 Without ``SECRET``/``SECRETS`` the ``CORTEXBUILD_WEBHOOK_SECRET`` environment variable is used.
@@ -27,6 +31,7 @@ import threading
 from typing import Any, Final
 
 from cortexhooks_receiver._config import RECEIVER_SETTINGS
+from cortexhooks_receiver.journal import Journal
 from cortexhooks_receiver.receiver import Receiver
 from cortexhooks_receiver.stores import Store
 
@@ -39,6 +44,7 @@ __all__ = [
     "connect_signals",
     "get_receiver",
     "not_a_dict",
+    "open_django_journal",
     "open_django_store",
     "require_installed",
     "reset_receiver",
@@ -141,6 +147,21 @@ def open_django_store(spec: str | Store) -> str | Store:
     return spec
 
 
+def open_django_journal(spec: str | Journal | None) -> str | Journal | None:
+    """Turn ``"django-orm"`` / ``"django-orm://<alias>"`` into the ORM journal on that database.
+
+    Any other URL, journal or ``None`` (no journal) is returned unchanged, for the Receiver.
+    """
+    if not isinstance(spec, str):
+        return spec
+    scheme, _, alias = spec.partition("://")
+    if scheme == "django-orm":
+        from .journal import DjangoORMJournal
+
+        return DjangoORMJournal(using=alias or "default")
+    return spec
+
+
 def build_receiver(settings: dict[str, Any] | None = None) -> Receiver:
     """Build a new :class:`Receiver` from ``settings`` (default: ``settings.CORTEXHOOKS``).
 
@@ -148,13 +169,15 @@ def build_receiver(settings: dict[str, Any] | None = None) -> Receiver:
     ``webhooks.py`` modules) are dispatched by it.
 
     Raises:
-        ConfigurationError: no secret, an empty one, a bad number or an unknown store URL.
+        ConfigurationError: no secret, an empty one, a bad number, an unknown store or journal
+            URL, or ``JOURNAL_BODIES`` without a ``JOURNAL``.
     """
     conf = settings_dict() if settings is None else settings
     kwargs: dict[str, Any] = {
         arg: conf[key] for key, arg in RECEIVER_SETTINGS.items() if key in conf
     }
     kwargs["store"] = open_django_store(conf.get("STORE", DEFAULT_STORE))
+    kwargs["journal"] = open_django_journal(conf.get("JOURNAL"))
     return Receiver(**kwargs)
 
 
@@ -180,12 +203,14 @@ def get_receiver() -> Receiver:
 
 
 def reset_receiver() -> None:
-    """Forget the cached Receiver (closing its store); the next request builds a new one."""
+    """Forget the cached Receiver (closing its store and journal); the next request builds one."""
     global _receiver
     with _lock:
         receiver, _receiver = _receiver, None
     if receiver is not None:
         receiver.store.close()
+        if receiver.journal is not None:
+            receiver.journal.close()
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:

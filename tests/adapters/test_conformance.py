@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from conftest import (
     NOW_MS,
+    Client,
     Req,
     Resp,
     make_body,
@@ -83,6 +84,7 @@ class Case:
     steps: list[Step]
     handled: int = 0
     store: Callable[[], Store] = field(default=MemoryStore)
+    malformed_http: bool = False  # a real HTTP server refuses it (400) before the adapter runs
 
 
 def _overdue() -> Req:
@@ -141,6 +143,7 @@ CASES = [
                 lambda: replace(signed_req(), content_length="12abc"), 400, "invalid_content_length"
             )
         ],
+        malformed_http=True,
     ),
     Case(
         "text_content_type_is_415",
@@ -298,7 +301,7 @@ def _check(resp: Resp, step: Step) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_adapter_answers_the_pipeline_table(
-    adapter: Callable[[Receiver], Callable[[Req], Resp]],
+    adapter: Callable[[Receiver], Client],
     case: Case,
     clock: Callable[[], float],
 ) -> None:
@@ -306,12 +309,16 @@ def test_adapter_answers_the_pipeline_table(
     handlers = Handlers(receiver)
     send = adapter(receiver)
     for step in case.steps:
-        _check(send(step.make()), step)
+        resp = send(step.make())
+        if case.malformed_http and send.parses_http:
+            assert resp.status == step.status, resp.body  # the server's own 400, not JSON
+            continue
+        _check(resp, step)
     assert len(handlers.calls) == case.handled
 
 
 def test_concurrent_copies_of_one_delivery_run_the_handler_once(
-    adapter: Callable[[Receiver], Callable[[Req], Resp]], clock: Callable[[], float]
+    adapter: Callable[[Receiver], Client], clock: Callable[[], float]
 ) -> None:
     # The first copy blocks in its (sync) handler until the others have been answered: they can
     # only be answered while it runs if the adapter does not serialise requests or block the loop.
@@ -333,3 +340,66 @@ def test_concurrent_copies_of_one_delivery_run_the_handler_once(
     again = send(signed_req())
     assert again.status == 200
     assert again.json() == DUP
+
+
+class PeerSpy(Receiver):
+    """A receiver that records the ``client`` each adapter passes, and through which entry."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clients: list[tuple[str, str | None]] = []
+
+    def handle(self, body: Any, headers: Any, method: str = "POST", *, client: Any = None) -> Any:
+        self.clients.append(("handle", client))
+        return super().handle(body, headers, method, client=client)
+
+    async def handle_async(
+        self, body: Any, headers: Any, method: str = "POST", *, client: Any = None
+    ) -> Any:
+        self.clients.append(("handle", client))
+        return await super().handle_async(body, headers, method, client=client)
+
+    def refuse(self, error: Any, *, client: Any = None) -> Any:
+        self.clients.append(("refuse", client))
+        return super().refuse(error, client=client)
+
+    async def refuse_async(self, error: Any, *, client: Any = None) -> Any:
+        self.clients.append(("refuse", client))
+        return await super().refuse_async(error, client=client)
+
+
+def test_adapter_passes_the_peer_address_to_the_receiver(
+    adapter: Callable[[Receiver], Client], clock: Callable[[], float]
+) -> None:
+    # Processed deliveries and refusals the adapter decides itself (here: a Content-Length above
+    # the cap, answered without reading) both carry the address the test client connects from.
+    receiver = PeerSpy(
+        "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG", now=clock, max_body_bytes=CAP, lease=10
+    )
+    send = adapter(receiver)
+    assert send(signed_req()).status == 200
+    assert send(Req(method="GET")).status == 405
+    assert send(signed_req(BIG)).status == 413
+    assert receiver.clients == [("handle", send.peer), ("handle", send.peer), ("refuse", send.peer)]
+
+
+def test_a_signature_header_sent_twice_is_malformed_never_first_wins(
+    adapter: Callable[[Receiver], Client], clock: Callable[[], float]
+) -> None:
+    # The genuine signature first, a forged one after it (or the other way round): an adapter that
+    # kept one of the two would let the request through, or refuse it for the wrong reason.
+    receiver = _receiver(MemoryStore(), clock)
+    handlers = Handlers(receiver)
+    send = adapter(receiver)
+    if not send.repeats_headers:
+        # Django's test client and an ALB without multi-value headers carry one value per name:
+        # the request cannot even be expressed; the one that arrives is an ordinary request.
+        assert send(signed_req()).status == 200
+        return
+    genuine = signed_req()
+    signature = genuine.headers["X-CortexBuild-Signature"]
+    for repeated in (("X-CortexBuild-Signature", "0" * 64), ("x-cortexbuild-signature", signature)):
+        resp = send(replace(genuine, repeated=(repeated,)))
+        assert resp.status == 401, resp.body
+        assert resp.json()["error"] == "malformed_signature"
+    assert handlers.calls == []

@@ -39,7 +39,7 @@ from collections.abc import (
 from types import ModuleType
 from typing import Any, Final
 
-from cortexhooks_receiver._headers import Headers
+from cortexhooks_receiver._headers import Headers, HeaderView
 from cortexhooks_receiver.errors import (
     BodyAlreadyConsumed,
     InvalidContentLength,
@@ -53,6 +53,7 @@ __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_PATH",
     "asgi_client",
+    "lowercase_headers",
     "note_wsgi_server",
     "parse_content_length",
     "precheck",
@@ -135,6 +136,38 @@ def precheck(
     if length is not None and length > receiver.max_body_bytes:
         return PayloadTooLarge(), length
     return None, length
+
+
+def lowercase_headers(headers: Mapping[Any, Any]) -> HeaderView:
+    """Return ``headers`` keyed by lower-cased name, for a framework's own header mapping.
+
+    A name present several times (a multi-dict's repeated items, a list of values, or two
+    spellings of one name) keeps every value, joined with ``", "``, which the signature format
+    check then refuses. Names that are not ``str`` and values that are neither ``str`` nor a list
+    of ``str`` are left out. Never raises.
+    """
+    try:
+        # The common case in one comprehension: every name once, every value a str.
+        view = HeaderView({name.lower(): value for name, value in headers.items()})
+    except (AttributeError, TypeError):
+        pass
+    else:
+        if len(view) == len(headers):
+            for value in view.values():
+                if type(value) is not str:
+                    break
+            else:
+                return view
+    view = HeaderView()
+    for name, value in headers.items():
+        if not isinstance(name, str):
+            continue
+        for one in value if isinstance(value, list) else (value,):
+            if isinstance(one, str):
+                key = name.lower()
+                previous = view.get(key)
+                view[key] = one if previous is None else previous + ", " + one
+    return view
 
 
 def wsgi_client(environ: Mapping[str, Any]) -> str | None:

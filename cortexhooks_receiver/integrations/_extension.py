@@ -4,7 +4,8 @@
 factories); ``on()`` registers handlers; the extension keeps itself in
 ``app.extensions["cortexhooks"]``. Without a receiver, one is built from the app's
 ``CORTEXHOOKS_*`` config keys: the names of Django's ``CORTEXHOOKS`` dict with the prefix.
-Each framework's subclass only says how to serve the view (:meth:`AppExtension._register`).
+Each framework's subclass only supplies its view (:meth:`AppExtension._view`), served by a
+Blueprint of that framework at the webhook URL.
 """
 
 from __future__ import annotations
@@ -85,7 +86,16 @@ class AppExtension:
         app.extensions[EXTENSION_KEY] = self
 
     def _register(self, app: Any, receiver: Receiver, url: str) -> Any:
-        """Serve ``receiver`` at ``url`` on ``app``; return the blueprint it registered."""
+        """Serve ``receiver`` at ``url`` on ``app`` in a Blueprint; return the Blueprint."""
+        blueprint = require(self.framework, self.framework).Blueprint(BLUEPRINT_NAME, __name__)
+        blueprint.add_url_rule(
+            url, "webhook", self._view(receiver), methods=METHODS, provide_automatic_options=False
+        )
+        app.register_blueprint(blueprint)
+        return blueprint
+
+    def _view(self, receiver: Receiver) -> Callable[[], Any]:
+        """The view function answering webhooks with ``receiver``."""
         raise NotImplementedError
 
 

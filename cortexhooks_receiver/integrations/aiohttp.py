@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome, Receiver
 
-from ._common import read_capped_async, require, serve_async
+from ._common import lowercase_headers, read_capped_async, require, serve_async
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -68,17 +68,17 @@ def webhook_handler(receiver: Receiver) -> Callable[[web.Request], Awaitable[web
 
 async def _outcome(receiver: Receiver, request: web.Request) -> Outcome:
     cap = receiver.max_body_bytes
-    headers = request.headers
+    headers = lowercase_headers(request.headers)
 
     async def read(length: int | None) -> bytes:
-        encoding = headers.get("Content-Encoding", "identity").strip().lower()
+        encoding = headers.get("content-encoding", "identity").strip().lower()
         if encoding != "identity":
             # aiohttp would decompress it while we read (and fail on a bad stream); the core
             # refuses any Content-Encoding with 415, whatever the body.
             return b""
         return await read_capped_async(request.content.read, cap, length)
 
-    content_length = headers.get("Content-Length")
+    content_length = headers.get("content-length")
     return await serve_async(
         receiver, request.method, headers, content_length, read, request.remote
     )

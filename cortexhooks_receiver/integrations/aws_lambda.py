@@ -55,7 +55,7 @@ from cortexhooks_receiver._http import status_line
 from cortexhooks_receiver.errors import ConfigurationError, InvalidPayload, PayloadTooLarge
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
-from ._common import serve
+from ._common import lowercase_headers, serve
 
 __all__ = ["LambdaHandler", "lambda_handler"]
 
@@ -120,7 +120,8 @@ def _request(event: Mapping[str, Any]) -> tuple[str, str, HeaderView, str | None
             client = identity.get("sourceIp") if isinstance(identity, Mapping) else None
     if not isinstance(method, str):
         raise _not_http()
-    return source, method, _header_view(raw_headers), client if isinstance(client, str) else None
+    view = lowercase_headers(raw_headers) if isinstance(raw_headers, Mapping) else HeaderView()
+    return source, method, view, client if isinstance(client, str) else None
 
 
 def _not_http() -> ConfigurationError:
@@ -128,35 +129,6 @@ def _not_http() -> ConfigurationError:
         "The Lambda event is not an HTTP request: wire the function to an API Gateway REST or "
         "HTTP API (Lambda proxy integration), a function URL or an Application Load Balancer."
     )
-
-
-def _header_view(headers: Any) -> HeaderView:
-    # Lower-cased names; a name present several times (several values, or two spellings) keeps
-    # every value, joined with ", ", which the signature format check then refuses.
-    if not isinstance(headers, Mapping):
-        return HeaderView()
-    try:
-        # The common case in one comprehension: payload 2.0 and single-value ALB headers.
-        view = HeaderView({name.lower(): value for name, value in headers.items()})
-    except AttributeError:  # a name that is not a str
-        pass
-    else:
-        if len(view) == len(headers):
-            for value in view.values():
-                if type(value) is not str:
-                    break
-            else:
-                return view
-    view = HeaderView()
-    for name, value in headers.items():
-        if not isinstance(name, str):
-            continue
-        for one in value if isinstance(value, list) else (value,):
-            if isinstance(one, str):
-                key = name.lower()
-                previous = view.get(key)
-                view[key] = one if previous is None else previous + ", " + one
-    return view
 
 
 def _body(event: Mapping[str, Any], cap: int) -> bytes:

@@ -37,7 +37,7 @@ from cortexhooks_receiver.errors import BodyAlreadyConsumed
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
 from ._common import note_wsgi_server, read_capped, serve, wsgi_client
-from ._extension import BLUEPRINT_NAME, EXTENSION_KEY, METHODS, AppExtension
+from ._extension import BLUEPRINT_NAME, EXTENSION_KEY, AppExtension
 
 if TYPE_CHECKING:
     from flask import Blueprint, Flask, Request, Response
@@ -62,14 +62,17 @@ class CortexHooks(AppExtension):
 
     framework = "flask"
 
-    def _register(self, app: Flask, receiver: Receiver, url: str) -> Blueprint:
-        from flask import Blueprint
+    def _view(self, receiver: Receiver) -> Callable[[], Response]:
+        from flask import Response, request
 
-        blueprint = Blueprint(BLUEPRINT_NAME, __name__)
-        blueprint.add_url_rule(
-            url, "webhook", _make_view(receiver), methods=METHODS, provide_automatic_options=False
-        )
-        app.register_blueprint(blueprint)
+        def webhook() -> Response:
+            outcome = flask_outcome(receiver, request)
+            return Response(outcome.body, outcome.status, list(outcome.headers))
+
+        return webhook
+
+    def _register(self, app: Flask, receiver: Receiver, url: str) -> Blueprint:
+        blueprint: Blueprint = super()._register(app, receiver, url)
         csrf = app.extensions.get("csrf")
         if csrf is not None:
             csrf.exempt(blueprint)
@@ -113,13 +116,3 @@ def flask_outcome(receiver: Receiver, request: Request) -> Outcome:
     method = request.method
     client = wsgi_client(environ)
     return serve(receiver, method, environ, environ.get("CONTENT_LENGTH"), read, client)
-
-
-def _make_view(receiver: Receiver) -> Callable[[], Response]:
-    from flask import Response, request
-
-    def webhook() -> Response:
-        outcome = flask_outcome(receiver, request)
-        return Response(outcome.body, outcome.status, list(outcome.headers))
-
-    return webhook

@@ -36,11 +36,11 @@ from cortexhooks_receiver.errors import BodyAlreadyConsumed, PayloadTooLarge
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
 from ._common import asgi_client, read_chunks_capped, serve_async
-from ._extension import BLUEPRINT_NAME, EXTENSION_KEY, METHODS, AppExtension
+from ._extension import EXTENSION_KEY, AppExtension
 from .asgi import asgi_headers
 
 if TYPE_CHECKING:
-    from quart import Blueprint, Quart, Request, Response
+    from quart import Request, Response
 
     from cortexhooks_receiver._types import Scope
 
@@ -48,14 +48,8 @@ __all__ = ["EXTENSION_KEY", "CortexHooks"]
 
 
 class CortexHooks(AppExtension):
-    """The Quart extension: serves CortexBuild webhooks at ``url`` through a Blueprint.
-
-    Args:
-        app: the Quart app; or call :meth:`init_app` later (application factories).
-        receiver: a configured :class:`~cortexhooks_receiver.Receiver`; when ``None`` one is built
-            from the app's ``CORTEXHOOKS_*`` config at :meth:`init_app`.
-        url: the webhook URL; default ``CORTEXHOOKS_URL`` from the config, else
-            ``/webhooks/cortexbuild``.
+    """The Quart extension: Flask's :class:`~cortexhooks_receiver.integrations.flask.CortexHooks`
+    for Quart apps (the same arguments, config keys and ``init_app``), with an async view.
 
     Raises:
         ImportError: Quart is not installed (``pip install 'cortexhooks-receiver[quart]'``).
@@ -64,25 +58,14 @@ class CortexHooks(AppExtension):
 
     framework = "quart"
 
-    def _register(self, app: Quart, receiver: Receiver, url: str) -> Blueprint:
-        from quart import Blueprint
+    def _view(self, receiver: Receiver) -> Callable[[], Awaitable[Response]]:
+        from quart import Response, request
 
-        blueprint = Blueprint(BLUEPRINT_NAME, __name__)
-        blueprint.add_url_rule(
-            url, "webhook", _make_view(receiver), methods=METHODS, provide_automatic_options=False
-        )
-        app.register_blueprint(blueprint)
-        return blueprint
+        async def webhook() -> Response:
+            outcome = await _outcome(receiver, request)
+            return Response(outcome.body, outcome.status, dict(outcome.headers))
 
-
-def _make_view(receiver: Receiver) -> Callable[[], Awaitable[Response]]:
-    from quart import Response, request
-
-    async def webhook() -> Response:
-        outcome = await _outcome(receiver, request)
-        return Response(outcome.body, outcome.status, dict(outcome.headers))
-
-    return webhook
+        return webhook
 
 
 async def _outcome(receiver: Receiver, request: Request) -> Outcome:

@@ -3,7 +3,10 @@
 Each case is a list of steps (a request and the answer it must get) plus how many times the
 handler must have run at the end. Every row of the design's pipeline table is here, plus the
 adapter-level refusals (invalid Content-Length, 413 by Content-Length and by chunked stream),
-dedup by delivery id and by body digest, and a failed handler that succeeds on the retry.
+dedup by delivery id and by body digest, and a failed handler that succeeds on the retry. Then,
+for every adapter: concurrent copies of one delivery run the handler once, the peer address
+reaches the receiver (``client=``) on processed and refused requests alike, and a signature header
+sent twice is malformed (never "first wins").
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_PATH",
     "asgi_client",
+    "closes_connection",
     "lowercase_headers",
     "note_wsgi_server",
     "parse_content_length",
@@ -136,6 +137,17 @@ def precheck(
     if length is not None and length > receiver.max_body_bytes:
         return PayloadTooLarge(), length
     return None, length
+
+
+def closes_connection(outcome: Outcome) -> bool:
+    """Whether an ASGI answer should say ``Connection: close``: a 413, sent with the rest of the
+    body unread (refused by ``Content-Length``, or reading stopped at the cap).
+
+    The server must then close the connection; some (hypercorn) do so without saying it, and a
+    client that reuses the connection loses its next request. WSGI apps may not send the
+    hop-by-hop ``Connection`` header: WSGI servers decide alone. Never raises.
+    """
+    return outcome.status == 413
 
 
 def lowercase_headers(headers: Mapping[Any, Any]) -> HeaderView:

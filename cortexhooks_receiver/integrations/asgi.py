@@ -32,7 +32,7 @@ from cortexhooks_receiver._types import ASGIApp, Receive, Scope, Send
 from cortexhooks_receiver.errors import BodyAlreadyConsumed
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome, Receiver
 
-from ._common import asgi_client, serve_async
+from ._common import asgi_client, closes_connection, serve_async
 
 __all__ = [
     "DEFAULT_READ_TIMEOUT",
@@ -111,7 +111,10 @@ async def read_body(
 
 
 async def send_outcome(send: Send, outcome: Outcome) -> None:
-    """Send ``outcome`` (status, headers with ``Content-Length``, body) on an ASGI channel."""
+    """Send ``outcome`` (status, headers with ``Content-Length``, body) on an ASGI channel.
+
+    A 413 also says ``Connection: close`` (see :func:`._common.closes_connection`).
+    """
     key = (outcome.headers, len(outcome.body))
     headers = _encoded.get(key)
     if headers is None:
@@ -119,6 +122,8 @@ async def send_outcome(send: Send, outcome: Outcome) -> None:
         headers.append((b"content-length", str(len(outcome.body)).encode()))
         if len(_encoded) < 256:
             _encoded[key] = headers
+    if closes_connection(outcome):
+        headers = [*headers, (b"connection", b"close")]
     await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
     await send({"type": "http.response.body", "body": outcome.body})
 

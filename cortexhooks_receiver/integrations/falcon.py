@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
-from ._common import asgi_client, read_capped_async, require, serve_async
+from ._common import asgi_client, closes_connection, read_capped_async, require, serve_async
 from .wsgi import wsgi_outcome
 
 if TYPE_CHECKING:
@@ -91,7 +91,10 @@ class _Responder:
         headers = req.headers
         content_length = headers.get("content-length")
         client = asgi_client(req.scope)
-        _write(resp, await serve_async(receiver, req.method, headers, content_length, read, client))
+        outcome = await serve_async(receiver, req.method, headers, content_length, read, client)
+        _write(resp, outcome)
+        if closes_connection(outcome):  # an ASGI answer may say so; a WSGI one may not
+            resp.set_header("Connection", "close")
 
 
 def _write(resp: Any, outcome: Outcome) -> None:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, cast
 from cortexhooks_receiver.errors import BodyAlreadyConsumed, PayloadTooLarge
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
-from ._common import asgi_client, read_chunks_capped, serve_async
+from ._common import asgi_client, closes_connection, read_chunks_capped, serve_async
 from ._extension import EXTENSION_KEY, AppExtension
 from .asgi import asgi_headers
 
@@ -63,7 +63,10 @@ class CortexHooks(AppExtension):
 
         async def webhook() -> Response:
             outcome = await _outcome(receiver, request)
-            return Response(outcome.body, outcome.status, dict(outcome.headers))
+            response = Response(outcome.body, outcome.status, dict(outcome.headers))
+            if closes_connection(outcome):
+                response.headers["Connection"] = "close"
+            return response
 
         return webhook
 

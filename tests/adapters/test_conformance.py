@@ -14,11 +14,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 from conftest import (
+    ADAPTERS,
     NOW_MS,
     Client,
     Req,
@@ -406,3 +408,30 @@ def test_a_signature_header_sent_twice_is_malformed_never_first_wins(
         assert resp.status == 401, resp.body
         assert resp.json()["error"] == "malformed_signature"
     assert handlers.calls == []
+
+
+ASGI_ADAPTERS = [
+    "asgi",
+    "asgi_middleware",
+    "starlette_route",
+    "starlette_middleware",
+    "fastapi",
+    "litestar",
+    "quart",
+    "falcon_asgi",
+]
+
+
+@pytest.mark.parametrize("name", ASGI_ADAPTERS)
+@pytest.mark.parametrize("chunked", [False, True], ids=["by_length", "by_stream"])
+def test_an_asgi_413_says_connection_close_as_the_body_is_left_unread(
+    name: str, chunked: bool, clock: Callable[[], float]
+) -> None:
+    # The server must close the connection; hypercorn does so without saying it, and a client
+    # reusing the connection would lose its next request. Other answers keep the connection.
+    with ExitStack() as cleanup:
+        send = ADAPTERS[name](_receiver(MemoryStore(), clock), cleanup)
+        refused = send(replace(signed_req(BIG), chunked=chunked))
+        assert refused.status == 413
+        assert refused.headers.get("connection") == "close"
+        assert "connection" not in send(signed_req()).headers

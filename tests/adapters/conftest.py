@@ -127,9 +127,12 @@ class Client:
         return self.send(req)
 
 
-Builder = Callable[[Receiver, contextlib.ExitStack], Client]
-"""``builder(receiver, cleanup) -> Client``: an adapter serving ``receiver``; what it starts is
-stopped by ``cleanup`` at the end of the test."""
+SESSION_CLEANUP = contextlib.ExitStack()
+"""What builders called without a test's own ``cleanup`` start: stopped at the end of the run."""
+
+Builder = Callable[..., Client]
+"""``builder(receiver, cleanup=SESSION_CLEANUP) -> Client``: an adapter serving ``receiver``;
+what it starts (a server, a loop) is stopped by ``cleanup``."""
 
 
 # -- clients ----------------------------------------------------------------------------------
@@ -212,7 +215,7 @@ def _asgi_sender(app: Any, path: str = DEFAULT_PATH) -> Callable[[Req], Resp]:
     return send
 
 
-def build_flask(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_flask(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP) -> Client:
     from flask import Flask
 
     from cortexhooks_receiver.integrations.flask import CortexHooks
@@ -222,7 +225,7 @@ def build_flask(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
     return Client(_werkzeug_sender(app.test_client()))
 
 
-def build_fastapi(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_fastapi(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP) -> Client:
     from fastapi import FastAPI
 
     from cortexhooks_receiver.integrations.fastapi import webhook_router
@@ -232,7 +235,9 @@ def build_fastapi(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
     return Client(_testclient_sender(app))
 
 
-def build_starlette_route(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_starlette_route(
+    receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP
+) -> Client:
     from starlette.applications import Starlette
 
     from cortexhooks_receiver.integrations.starlette import webhook_route
@@ -240,7 +245,9 @@ def build_starlette_route(receiver: Receiver, cleanup: contextlib.ExitStack) -> 
     return Client(_testclient_sender(Starlette(routes=[webhook_route(receiver)])))
 
 
-def build_starlette_middleware(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_starlette_middleware(
+    receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP
+) -> Client:
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
 
@@ -250,7 +257,7 @@ def build_starlette_middleware(receiver: Receiver, cleanup: contextlib.ExitStack
     return Client(_testclient_sender(app))
 
 
-def build_wsgi(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_wsgi(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP) -> Client:
     from werkzeug.test import Client as WerkzeugClient
 
     from cortexhooks_receiver.integrations.wsgi import WebhookApp
@@ -274,7 +281,9 @@ async def asgi_app_behind(scope: dict[str, Any], receive: Any, send: Any) -> Non
     await send({"type": "http.response.body", "body": b"the wrapped app"})
 
 
-def build_wsgi_middleware(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_wsgi_middleware(
+    receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP
+) -> Client:
     from werkzeug.test import Client as WerkzeugClient
 
     from cortexhooks_receiver.integrations.wsgi import WebhookMiddleware
@@ -283,13 +292,15 @@ def build_wsgi_middleware(receiver: Receiver, cleanup: contextlib.ExitStack) -> 
     return Client(_werkzeug_sender(WerkzeugClient(app)))
 
 
-def build_asgi(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_asgi(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP) -> Client:
     from cortexhooks_receiver.integrations.asgi import WebhookApp
 
     return Client(_asgi_sender(WebhookApp(receiver)))
 
 
-def build_asgi_middleware(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_asgi_middleware(
+    receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP
+) -> Client:
     from cortexhooks_receiver.integrations.asgi import WebhookMiddleware
 
     return Client(_asgi_sender(WebhookMiddleware(asgi_app_behind, receiver)))
@@ -300,7 +311,9 @@ class LoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="adapter-tests-loop")
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="adapter-tests-loop", daemon=True
+        )
         self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
@@ -312,7 +325,7 @@ class LoopThread:
         self.loop.close()
 
 
-def build_aiohttp(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_aiohttp(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP) -> Client:
     from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
 
@@ -376,7 +389,7 @@ async def raw_http(host: str, port: int, req: Req, path: str = DEFAULT_PATH) -> 
     return Resp(int(status_line.split()[1]), {k: v.strip() for k, v in headers.items()}, body)
 
 
-def build_litestar(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_litestar(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP) -> Client:
     from litestar import Litestar
     from litestar.testing import TestClient
 
@@ -391,7 +404,7 @@ def build_litestar(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
     return Client(send, peer="testclient")  # Litestar's test client reports no other
 
 
-def build_quart(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_quart(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP) -> Client:
     from quart import Quart
     from werkzeug.datastructures import Headers
 
@@ -426,7 +439,9 @@ def build_quart(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
     return Client(lambda req: asyncio.run(go(req)))
 
 
-def build_falcon_wsgi(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_falcon_wsgi(
+    receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP
+) -> Client:
     # Werkzeug's WSGI client, not Falcon's simulator: that one derives CONTENT_LENGTH from the
     # body and validates the environ, so it cannot send a chunked body nor a malformed length
     # (test_falcon.py drives the simulator too).
@@ -440,7 +455,9 @@ def build_falcon_wsgi(receiver: Receiver, cleanup: contextlib.ExitStack) -> Clie
     return Client(_werkzeug_sender(WerkzeugClient(app)))
 
 
-def build_falcon_asgi(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_falcon_asgi(
+    receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP
+) -> Client:
     # httpx's ASGI transport, not Falcon's simulator: that one rewrites Content-Length from the
     # body and runs every call on one module-wide event loop, so it cannot send a malformed
     # length nor be called from several threads at once (test_falcon.py drives it too).
@@ -453,7 +470,7 @@ def build_falcon_asgi(receiver: Receiver, cleanup: contextlib.ExitStack) -> Clie
     return Client(_asgi_sender(app))
 
 
-def build_gcp(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_gcp(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP) -> Client:
     import _gcp_target
     from functions_framework import create_app
 
@@ -465,7 +482,7 @@ def build_gcp(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
 
 
 def _build_lambda(source: str, *, b64: bool = False) -> Builder:
-    def build(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+    def build(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP) -> Client:
         import _lambda_events as events
 
         from cortexhooks_receiver.integrations.aws_lambda import lambda_handler
@@ -553,7 +570,9 @@ def setup_django() -> None:
     _django_ready = True
 
 
-def build_django_sync(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_django_sync(
+    receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP
+) -> Client:
     setup_django()
     import io
 
@@ -590,7 +609,9 @@ def build_django_sync(receiver: Receiver, cleanup: contextlib.ExitStack) -> Clie
     return Client(send, repeats_headers=False)
 
 
-def build_django_async(receiver: Receiver, cleanup: contextlib.ExitStack) -> Client:
+def build_django_async(
+    receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEANUP
+) -> Client:
     setup_django()
     from _django_urls import Holder
     from django.core.asgi import get_asgi_application
@@ -622,6 +643,12 @@ ADAPTERS: dict[str, Builder] = {
     "lambda_alb": _build_lambda("alb", b64=True),
     "lambda_alb_multi_value": _build_lambda("alb_multi"),
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_what_builders_started() -> Iterator[None]:
+    with SESSION_CLEANUP:
+        yield
 
 
 @pytest.fixture(params=sorted(ADAPTERS))

@@ -12,17 +12,24 @@ few threads, requests pre-built so the generator does little work) sends the sam
 requests to each, in interleaved rounds (the best round of each side is kept), every one a
 distinct signed delivery so that the adapter really processes it (no duplicates). The ratio
 adapter/bare is printed; the target is >= 0.9. Exits 1 if any request got a non-200 answer.
+
+AWS Lambda has no server to boot: ``integrations/lambda_app.py``'s ``handler`` (the adapter) and
+``bare`` (the guide's verification written as a Lambda handler) are called in process with the
+same function URL events (payload 2.0), in the same interleaved rounds, and compared in calls/s.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: integrations/ is not installed
@@ -125,6 +132,50 @@ def load(port: int, requests: list[bytes], connections: int) -> tuple[float, int
     return len(requests) / elapsed, sum(failures)
 
 
+def function_url_events(count: int, tag: str) -> list[dict[str, object]]:
+    """Function URL events (payload 2.0), each a distinct signed delivery of the guide's shape."""
+    events = []
+    for request in build_requests(servers.ADAPTER_PATH, count, tag):
+        head, _, body = request.partition(b"\r\n\r\n")
+        headers = dict(line.decode().lower().split(": ", 1) for line in head.split(b"\r\n")[1:])
+        events.append(
+            {
+                "version": "2.0",
+                "rawPath": servers.ADAPTER_PATH,
+                "headers": headers,
+                "requestContext": {"http": {"method": "POST", "sourceIp": "192.0.2.1"}},
+                "body": body.decode(),
+                "isBase64Encoded": False,
+            }
+        )
+    return events
+
+
+def lambda_row(requests: int, rounds: int) -> tuple[str, float, float, int]:
+    """Calls/s of the Lambda adapter and of the bare Lambda handler, best of interleaved rounds."""
+    os.environ.setdefault("CORTEXBUILD_WEBHOOK_SECRET", SECRET)
+    os.environ["CORTEXHOOKS_STORE"] = "memory://"
+    sys.path.insert(0, str(servers.APPS))
+    import lambda_app
+
+    def rate(handler: Callable[..., Any], events: list[dict[str, object]]) -> tuple[float, int]:
+        began = time.perf_counter()
+        statuses = [handler(event, None)["statusCode"] for event in events]
+        elapsed = time.perf_counter() - began
+        return len(events) / elapsed, sum(status != 200 for status in statuses)
+
+    rate(lambda_app.bare, function_url_events(200, "warm-lb"))
+    rate(lambda_app.handler, function_url_events(200, "warm-la"))
+    bare = adapter = 0.0
+    failed = 0
+    for round_ in range(rounds):
+        value, fails = rate(lambda_app.bare, function_url_events(requests, f"lb{round_}"))
+        bare, failed = max(bare, value), failed + fails
+        value, fails = rate(lambda_app.handler, function_url_events(requests, f"la{round_}"))
+        adapter, failed = max(adapter, value), failed + fails
+    return "aws lambda (in process)", bare, adapter, failed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -163,6 +214,8 @@ def main() -> int:
             finally:
                 servers.stop(proc)
             rows.append((spec.title, bare, adapter, failed))
+    if not args.only or args.only in "aws lambda (in process)":
+        rows.append(lambda_row(args.requests, args.rounds))
     print(f"{'adapter (server)':34} {'bare req/s':>11} {'adapter req/s':>14} {'ratio':>6}  non-200")
     for name, bare, adapter, failed in rows:
         print(f"{name:34} {bare:11.0f} {adapter:14.0f} {adapter / bare:6.2f}  {failed}")

@@ -111,6 +111,35 @@ def _gunicorn(chdir: Path, app: str) -> ArgvFactory:
     return argv
 
 
+def _python_m(*args: str) -> ArgvFactory:
+    """``python -m ...`` with ``{port}`` in ``args`` (for servers that take no worker count)."""
+
+    def argv(port: int, workers: int) -> list[str]:
+        return [sys.executable, "-m", *(a.format(host=HOST, port=port) for a in args)]
+
+    return argv
+
+
+def _hypercorn(app: str) -> ArgvFactory:
+    def argv(port: int, workers: int) -> list[str]:
+        return [str(BIN / "hypercorn"), "--bind", f"{HOST}:{port}", "-w", str(workers), app]
+
+    return argv
+
+
+def _functions_framework(source: Path, target: str) -> ArgvFactory:
+    def argv(port: int, workers: int) -> list[str]:
+        return [
+            str(BIN / "functions-framework"),
+            f"--source={source}",
+            f"--target={target}",
+            f"--host={HOST}",
+            f"--port={port}",
+        ]
+
+    return argv
+
+
 def _uvicorn(app_dir: Path, app: str) -> ArgvFactory:
     def argv(port: int, workers: int) -> list[str]:
         return [
@@ -131,14 +160,29 @@ def _uvicorn(app_dir: Path, app: str) -> ArgvFactory:
     return argv
 
 
+_ON_PATH = {"PYTHONPATH": str(APPS)}
+"""For servers with no option naming the folder of the app."""
+
 SERVERS: tuple[ServerSpec, ...] = (
     ServerSpec("flask-gunicorn", _gunicorn(APPS, "flask_app:app"), workers=2),
     ServerSpec("wsgi-gunicorn", _gunicorn(APPS, "wsgi_app:app"), workers=2),
+    ServerSpec("wsgi-middleware-gunicorn", _gunicorn(APPS, "wsgi_app:middleware_app"), workers=2),
+    ServerSpec("falcon-wsgi-gunicorn", _gunicorn(APPS, "falcon_app:app"), workers=2),
     ServerSpec("django-wsgi-gunicorn", _gunicorn(DJANGO, "cbproject.wsgi:application"), workers=2),
     ServerSpec("fastapi-uvicorn", _uvicorn(APPS, "fastapi_app:app")),
     ServerSpec("starlette-route-uvicorn", _uvicorn(APPS, "starlette_app:app")),
     ServerSpec("starlette-middleware-uvicorn", _uvicorn(APPS, "starlette_app:middleware_app")),
     ServerSpec("asgi-uvicorn", _uvicorn(APPS, "asgi_app:app")),
+    ServerSpec("asgi-middleware-uvicorn", _uvicorn(APPS, "asgi_app:middleware_app")),
+    ServerSpec("litestar-uvicorn", _uvicorn(APPS, "litestar_app:app")),
+    ServerSpec("falcon-asgi-uvicorn", _uvicorn(APPS, "falcon_app:asgi_app")),
+    ServerSpec("quart-hypercorn", _hypercorn("quart_app:app"), _ON_PATH),
+    ServerSpec(
+        "aiohttp-aiohttp.web",
+        _python_m("aiohttp.web", "-H", "{host}", "-P", "{port}", "aiohttp_app:create"),
+        _ON_PATH,
+    ),
+    ServerSpec("gcp-functions_framework", _functions_framework(APPS / "gcp_app.py", "handler")),
     ServerSpec(
         "django-asgi-uvicorn",
         _uvicorn(DJANGO, "cbproject.asgi:application"),

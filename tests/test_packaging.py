@@ -36,8 +36,28 @@ FRAMEWORKS = {
     "anyio",
     "hypothesis",
     "pytest",
+    "aiohttp",
+    "multidict",
+    "litestar",
+    "quart",
+    "hypercorn",
+    "falcon",
+    "functions_framework",
 }
-ADAPTERS = ["flask", "fastapi", "starlette", "django", "wsgi", "asgi"]
+ADAPTERS = [
+    "flask",
+    "fastapi",
+    "starlette",
+    "django",
+    "wsgi",
+    "asgi",
+    "aiohttp",
+    "litestar",
+    "quart",
+    "falcon",
+    "aws_lambda",
+    "gcp",
+]
 
 # Prints the top-level modules that importing the given module added to sys.modules.
 _NEW_MODULES = """
@@ -147,13 +167,20 @@ _MISSING_FRAMEWORK = """
 import sys
 sys.modules[sys.argv[1]] = None
 from cortexhooks_receiver import Receiver
-from cortexhooks_receiver.integrations import fastapi, flask, starlette
+from cortexhooks_receiver.integrations import (
+    aiohttp, falcon, fastapi, flask, gcp, litestar, quart, starlette,
+)
 receiver = Receiver("whsec_x")
 calls = {
     "flask": lambda: flask.CortexHooks(),
     "fastapi": lambda: fastapi.webhook_router(receiver),
     "fastapi.verified_event": lambda: fastapi.verified_event(receiver),
     "starlette": lambda: starlette.webhook_route(receiver),
+    "aiohttp": lambda: aiohttp.webhook_handler(receiver),
+    "litestar": lambda: litestar.webhook_route(receiver),
+    "quart": lambda: quart.CortexHooks(),
+    "falcon": lambda: falcon.WebhookResource(receiver),
+    "gcp": lambda: gcp.cloud_function(receiver),
 }
 try:
     calls[sys.argv[2]]()
@@ -171,6 +198,11 @@ else:
         ("fastapi", "fastapi", "fastapi"),
         ("fastapi", "fastapi.verified_event", "fastapi"),
         ("starlette", "starlette", "starlette"),
+        ("aiohttp", "aiohttp", "aiohttp"),
+        ("litestar", "litestar", "litestar"),
+        ("quart", "quart", "quart"),
+        ("falcon", "falcon", "falcon"),
+        ("flask", "gcp", "gcp"),
     ],
 )
 def test_missing_framework_raises_an_import_error_naming_the_pip_extra(

@@ -73,7 +73,7 @@ def test_every_name_imported_across_modules_is_in_its_modules_all() -> None:
 
 def test_the_check_reads_relative_imports_and_all() -> None:
     starlette = {item[1:] for item in _imported_names(PACKAGE / "integrations" / "starlette.py")}
-    assert ("cortexhooks_receiver.integrations.asgi", "webhook_outcome") in starlette
+    assert ("cortexhooks_receiver.integrations.asgi", "WebhookMiddleware") in starlette
     emulator = {item[1:] for item in _imported_names(PACKAGE / "emulator" / "__init__.py")}
     assert ("cortexhooks_receiver.emulator.core", "Emulator") in emulator
     declared = _declared_all(PACKAGE / "signature.py")

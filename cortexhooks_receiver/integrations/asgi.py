@@ -1,14 +1,24 @@
-"""A plain ASGI application that receives CortexBuild webhooks, for any ASGI framework or server.
+"""ASGI: an application that receives CortexBuild webhooks, and a middleware for any ASGI app.
 
-Serve it on its own under uvicorn, or mount it in a framework that mounts ASGI apps::
+Serve the application on its own under uvicorn or hypercorn, or mount it in a framework that
+mounts ASGI apps::
 
     from cortexhooks_receiver.integrations.asgi import WebhookApp
     app = WebhookApp(receiver)
 
 Every HTTP request it receives is a webhook request unless ``path`` is given (then other paths
-get a 404 JSON answer). Handlers are dispatched with :meth:`Receiver.handle_async`: async handlers
-are awaited, sync handlers run in a worker thread. Lifespan events are acknowledged, so the app
-can be served directly.
+get a 404 JSON answer). Lifespan events are acknowledged, so the app can be served directly.
+
+Or put the middleware in front of the ASGI app you already have (Starlette, FastAPI, Quart,
+Litestar, Django's ASGI handler...): the webhook path is answered by the receiver, every other
+scope (other paths, ``lifespan``, ``websocket``) goes to your app untouched::
+
+    from cortexhooks_receiver.integrations.asgi import WebhookMiddleware
+    app = WebhookMiddleware(app, receiver, path="/webhooks/cortexbuild")
+
+Both read the raw body from the ``receive`` channel (never more than ``max_body_bytes + 1``
+bytes) and await :meth:`Receiver.handle_async` with the peer address (``scope["client"]``):
+async handlers are awaited, sync handlers run in a worker thread.
 """
 
 from __future__ import annotations
@@ -18,15 +28,16 @@ from typing import Final
 
 from cortexhooks_receiver._headers import HeaderView
 from cortexhooks_receiver._http import NOT_FOUND_BODY
-from cortexhooks_receiver._types import Receive, Scope, Send
+from cortexhooks_receiver._types import ASGIApp, Receive, Scope, Send
 from cortexhooks_receiver.errors import BodyAlreadyConsumed
-from cortexhooks_receiver.receiver import Outcome, Receiver
+from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome, Receiver
 
-from ._common import precheck
+from ._common import asgi_client, closes_connection, serve_async
 
 __all__ = [
     "DEFAULT_READ_TIMEOUT",
     "WebhookApp",
+    "WebhookMiddleware",
     "asgi_headers",
     "read_body",
     "send_outcome",
@@ -100,7 +111,10 @@ async def read_body(
 
 
 async def send_outcome(send: Send, outcome: Outcome) -> None:
-    """Send ``outcome`` (status, headers with ``Content-Length``, body) on an ASGI channel."""
+    """Send ``outcome`` (status, headers with ``Content-Length``, body) on an ASGI channel.
+
+    A 413 also says ``Connection: close`` (see :func:`._common.closes_connection`).
+    """
     key = (outcome.headers, len(outcome.body))
     headers = _encoded.get(key)
     if headers is None:
@@ -108,6 +122,8 @@ async def send_outcome(send: Send, outcome: Outcome) -> None:
         headers.append((b"content-length", str(len(outcome.body)).encode()))
         if len(_encoded) < 256:
             _encoded[key] = headers
+    if closes_connection(outcome):
+        headers = [*headers, (b"connection", b"close")]
     await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
     await send({"type": "http.response.body", "body": outcome.body})
 
@@ -119,18 +135,15 @@ async def webhook_outcome(
 
     Never raises for any request.
     """
-    method: str = scope["method"]
     headers = asgi_headers(scope)
-    refused, length = precheck(method, headers.get("content-length"), receiver)
-    if refused is not None:
-        return await receiver.refuse_async(refused)
-    body = b""
-    if method == "POST" and length != 0:
-        try:
-            body = await read_body(receive, receiver.max_body_bytes, length, timeout)
-        except BodyAlreadyConsumed as exc:
-            return await receiver.refuse_async(exc)
-    return await receiver.handle_async(body, headers, method)
+
+    async def read(length: int | None) -> bytes:
+        return await read_body(receive, receiver.max_body_bytes, length, timeout)
+
+    client = asgi_client(scope)
+    return await serve_async(
+        receiver, scope["method"], headers, headers.get("content-length"), read, client
+    )
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
@@ -189,6 +202,48 @@ class WebhookApp:
                 }
             )
             await send({"type": "http.response.body", "body": NOT_FOUND_BODY})
+            return
+        outcome = await webhook_outcome(self.receiver, scope, receive, self.read_timeout)
+        await send_outcome(send, outcome)
+
+
+class WebhookMiddleware:
+    """Pure ASGI middleware: the receiver answers ``path``, every other scope goes to ``app``.
+
+    HTTP requests to other paths, ``lifespan`` and ``websocket`` scopes reach ``app`` exactly as
+    they came (the same ``receive`` and ``send``). It is not a ``BaseHTTPMiddleware``: no request
+    object, no body buffering, no task per request.
+
+    Args:
+        app: the wrapped ASGI application.
+        receiver: the configured :class:`~cortexhooks_receiver.Receiver`.
+        path: the exact request path to serve (default ``/webhooks/cortexbuild``).
+        read_timeout: seconds to wait for the request body before answering 500
+            ``body_already_consumed`` (never a hang).
+
+    Raises:
+        Nothing at request time for the webhook path: every failure is a JSON answer.
+    """
+
+    __slots__ = ("app", "path", "read_timeout", "receiver")
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        receiver: Receiver,
+        *,
+        path: str = DEFAULT_PATH,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> None:
+        self.app = app
+        self.receiver = receiver
+        self.path = path
+        self.read_timeout = read_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the webhook path, or pass the scope on to the wrapped app."""
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
             return
         outcome = await webhook_outcome(self.receiver, scope, receive, self.read_timeout)
         await send_outcome(send, outcome)

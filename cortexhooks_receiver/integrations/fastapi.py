@@ -32,7 +32,7 @@ from cortexhooks_receiver.errors import BodyAlreadyConsumed, WebhookError
 from cortexhooks_receiver.events import AnyEvent
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Receiver
 
-from ._common import precheck, require
+from ._common import precheck, read_chunks_capped, require
 from .asgi import WebhookApp
 
 if TYPE_CHECKING:
@@ -86,11 +86,9 @@ def verified_event(receiver: Receiver) -> Callable[[Request], Awaitable[AnyEvent
         body = b""
         if method == "POST":
             try:
-                body = await _read_request(request, cap)
+                body = await _read_request(request, cap, length)
             except BodyAlreadyConsumed as exc:
                 raise _http_error(exc) from None
-            if length is not None and len(body) < min(length, cap + 1):
-                raise _http_error(BodyAlreadyConsumed())
         try:
             return receiver.verify(body, request.headers, method)
         except WebhookError as exc:
@@ -102,18 +100,11 @@ def verified_event(receiver: Receiver) -> Callable[[Request], Awaitable[AnyEvent
     return dependency
 
 
-async def _read_request(request: Request, cap: int) -> bytes:
-    parts: list[bytes] = []
-    got = 0
+async def _read_request(request: Request, cap: int, length: int | None) -> bytes:
     try:
-        async for chunk in request.stream():
-            parts.append(chunk)
-            got += len(chunk)
-            if got > cap:
-                break
+        return await read_chunks_capped(request.stream(), cap, length)
     except RuntimeError:  # starlette: "Stream consumed"
         raise BodyAlreadyConsumed from None
-    return b"".join(parts)[: cap + 1]
 
 
 def _http_error(error: WebhookError) -> HTTPException:

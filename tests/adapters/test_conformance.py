@@ -3,7 +3,10 @@
 Each case is a list of steps (a request and the answer it must get) plus how many times the
 handler must have run at the end. Every row of the design's pipeline table is here, plus the
 adapter-level refusals (invalid Content-Length, 413 by Content-Length and by chunked stream),
-dedup by delivery id and by body digest, and a failed handler that succeeds on the retry.
+dedup by delivery id and by body digest, and a failed handler that succeeds on the retry. Then,
+for every adapter: concurrent copies of one delivery run the handler once, the peer address
+reaches the receiver (``client=``) on processed and refused requests alike, and a signature header
+sent twice is malformed (never "first wins").
 
 Options run through the same matrix: with a receipt journal, every answer of every case, on every
 adapter, leaves exactly one receipt that says what was answered; and the durable journals
@@ -16,12 +19,15 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 from conftest import (
+    ADAPTERS,
     NOW_MS,
+    Client,
     Req,
     Resp,
     make_body,
@@ -90,6 +96,7 @@ class Case:
     steps: list[Step]
     handled: int = 0
     store: Callable[[], Store] = field(default=MemoryStore)
+    malformed_http: bool = False  # a real HTTP server refuses it (400) before the adapter runs
 
 
 def _overdue() -> Req:
@@ -148,6 +155,7 @@ CASES = [
                 lambda: replace(signed_req(), content_length="12abc"), 400, "invalid_content_length"
             )
         ],
+        malformed_http=True,
     ),
     Case(
         "text_content_type_is_415",
@@ -306,7 +314,7 @@ def _check(resp: Resp, step: Step) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_adapter_answers_the_pipeline_table(
-    adapter: Callable[[Receiver], Callable[[Req], Resp]],
+    adapter: Callable[[Receiver], Client],
     case: Case,
     clock: Callable[[], float],
 ) -> None:
@@ -314,12 +322,16 @@ def test_adapter_answers_the_pipeline_table(
     handlers = Handlers(receiver)
     send = adapter(receiver)
     for step in case.steps:
-        _check(send(step.make()), step)
+        resp = send(step.make())
+        if case.malformed_http and send.parses_http:
+            assert resp.status == step.status, resp.body  # the server's own 400, not JSON
+            continue
+        _check(resp, step)
     assert len(handlers.calls) == case.handled
 
 
 def test_concurrent_copies_of_one_delivery_run_the_handler_once(
-    adapter: Callable[[Receiver], Callable[[Req], Resp]], clock: Callable[[], float]
+    adapter: Callable[[Receiver], Client], clock: Callable[[], float]
 ) -> None:
     # The first copy blocks in its (sync) handler until the others have been answered: they can
     # only be answered while it runs if the adapter does not serialise requests or block the loop.
@@ -358,7 +370,7 @@ def _journaled(journal: Journal) -> list[tuple[int, str | None, bool]]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_adapter_journals_every_answer_once(
-    adapter: Callable[[Receiver], Callable[[Req], Resp]],
+    adapter: Callable[[Receiver], Client],
     case: Case,
     clock: Callable[[], float],
 ) -> None:
@@ -366,6 +378,11 @@ def test_adapter_journals_every_answer_once(
     receiver = _receiver(case.store(), clock, journal)
     Handlers(receiver)
     send = adapter(receiver)
+    if case.malformed_http and send.parses_http:
+        for step in case.steps:
+            assert send(step.make()).status == step.status  # the HTTP server's own answer
+        assert _journaled(journal) == []  # the receiver never saw the request
+        return
     answers = [_said(send(step.make())) for step in case.steps]
     assert _journaled(journal) == answers
 
@@ -386,36 +403,120 @@ def durable_journal(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[J
 
 
 def test_adapter_writes_receipts_to_a_durable_journal(
-    adapter: Callable[[Receiver], Callable[[Req], Resp]],
+    adapter: Callable[[Receiver], Client],
     durable_journal: Journal,
     clock: Callable[[], float],
 ) -> None:
     receiver = _receiver(MemoryStore(), clock, durable_journal)
     Handlers(receiver)
     send = adapter(receiver)
-    steps = [
-        signed_req,
-        signed_req,
-        lambda: Req(method="GET"),
-        lambda: replace(signed_req(), content_length="12abc"),
-        _overdue,
+    steps: list[tuple[Callable[[], Req], tuple[int, str | None, bool], str | None]] = [
+        (signed_req, (200, None, False), "task.completed"),
+        (signed_req, (200, None, True), "task.completed"),
+        (lambda: Req(method="GET"), (405, "method_not_allowed", False), None),
+        (_overdue, (500, "handler_error", False), "task.overdue"),
     ]
-    answers = [_said(send(make())) for make in steps]
-    assert answers == [
-        (200, None, False),
-        (200, None, True),
-        (405, "method_not_allowed", False),
-        (400, "invalid_content_length", False),
-        (500, "handler_error", False),
-    ]
+    if not send.parses_http:  # behind a real HTTP parser, the server answers a bad length itself
+        steps.insert(3, (_bad_length, (400, "invalid_content_length", False), None))
+    answers = [_said(send(make())) for make, _, _ in steps]
+    assert answers == [answer for _, answer, _ in steps]
     receipts = list(reversed(durable_journal.query()))
     assert [(r.status, r.code, r.duplicate) for r in receipts] == answers
-    assert [r.event for r in receipts] == [
-        "task.completed",
-        "task.completed",
-        None,
-        None,  # refused by the adapter before anything was read
-        "task.overdue",
-    ]
+    assert [r.event for r in receipts] == [event for _, _, event in steps]
     assert receipts[0].delivery_id == "dlv_1"
-    assert receipts[4].error == "RuntimeError: first attempt fails"
+    assert receipts[0].client == send.peer  # the adapter passed the peer address on
+    assert receipts[-1].error == "RuntimeError: first attempt fails"
+
+
+def _bad_length() -> Req:
+    return replace(signed_req(), content_length="12abc")
+
+
+class PeerSpy(Receiver):
+    """A receiver that records the ``client`` each adapter passes, and through which entry."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clients: list[tuple[str, str | None]] = []
+
+    def handle(self, body: Any, headers: Any, method: str = "POST", *, client: Any = None) -> Any:
+        self.clients.append(("handle", client))
+        return super().handle(body, headers, method, client=client)
+
+    async def handle_async(
+        self, body: Any, headers: Any, method: str = "POST", *, client: Any = None
+    ) -> Any:
+        self.clients.append(("handle", client))
+        return await super().handle_async(body, headers, method, client=client)
+
+    def refuse(self, error: Any, *, client: Any = None) -> Any:
+        self.clients.append(("refuse", client))
+        return super().refuse(error, client=client)
+
+    async def refuse_async(self, error: Any, *, client: Any = None) -> Any:
+        self.clients.append(("refuse", client))
+        return await super().refuse_async(error, client=client)
+
+
+def test_adapter_passes_the_peer_address_to_the_receiver(
+    adapter: Callable[[Receiver], Client], clock: Callable[[], float]
+) -> None:
+    # Processed deliveries and refusals the adapter decides itself (here: a Content-Length above
+    # the cap, answered without reading) both carry the address the test client connects from.
+    receiver = PeerSpy(
+        "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG", now=clock, max_body_bytes=CAP, lease=10
+    )
+    send = adapter(receiver)
+    assert send(signed_req()).status == 200
+    assert send(Req(method="GET")).status == 405
+    assert send(signed_req(BIG)).status == 413
+    assert receiver.clients == [("handle", send.peer), ("handle", send.peer), ("refuse", send.peer)]
+
+
+def test_a_signature_header_sent_twice_is_malformed_never_first_wins(
+    adapter: Callable[[Receiver], Client], clock: Callable[[], float]
+) -> None:
+    # The genuine signature first, a forged one after it (or the other way round): an adapter that
+    # kept one of the two would let the request through, or refuse it for the wrong reason.
+    receiver = _receiver(MemoryStore(), clock)
+    handlers = Handlers(receiver)
+    send = adapter(receiver)
+    if not send.repeats_headers:
+        # Django's test client and an ALB without multi-value headers carry one value per name:
+        # the request cannot even be expressed; the one that arrives is an ordinary request.
+        assert send(signed_req()).status == 200
+        return
+    genuine = signed_req()
+    signature = genuine.headers["X-CortexBuild-Signature"]
+    for repeated in (("X-CortexBuild-Signature", "0" * 64), ("x-cortexbuild-signature", signature)):
+        resp = send(replace(genuine, repeated=(repeated,)))
+        assert resp.status == 401, resp.body
+        assert resp.json()["error"] == "malformed_signature"
+    assert handlers.calls == []
+
+
+ASGI_ADAPTERS = [
+    "asgi",
+    "asgi_middleware",
+    "starlette_route",
+    "starlette_middleware",
+    "fastapi",
+    "litestar",
+    "quart",
+    "falcon_asgi",
+]
+
+
+@pytest.mark.parametrize("name", ASGI_ADAPTERS)
+@pytest.mark.parametrize("chunked", [False, True], ids=["by_length", "by_stream"])
+def test_an_asgi_413_says_connection_close_as_the_body_is_left_unread(
+    name: str, chunked: bool, clock: Callable[[], float]
+) -> None:
+    # The server must close the connection; hypercorn does so without saying it, and a client
+    # reusing the connection would lose its next request. Other answers keep the connection.
+    with ExitStack() as cleanup:
+        send = ADAPTERS[name](_receiver(MemoryStore(), clock), cleanup)
+        refused = send(replace(signed_req(BIG), chunked=chunked))
+        assert refused.status == 413
+        assert refused.headers.get("connection") == "close"
+        assert "connection" not in send(signed_req()).headers

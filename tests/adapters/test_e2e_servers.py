@@ -1,12 +1,14 @@
 """End to end: each real app under its production server, deliveries over real HTTP.
 
-gunicorn (2 worker processes) serves Flask, Django WSGI and plain WSGI; uvicorn serves FastAPI,
-Starlette (route and middleware), Django ASGI and plain ASGI. The dedup store is SQLite in a
-temporary directory, so the two gunicorn workers deduplicate across processes; handlers append one
-line per delivery to a file this test reads. Every server is bound to a free loopback port, polled
-until ready within a bound, then stopped with SIGTERM (killed if it does not exit in time): the
-catalogue of servers and that lifecycle live in ``integrations/servers.py``, shared with
-``benchmarks/bench_adapters.py``.
+gunicorn (2 worker processes) serves Flask, Django WSGI, plain WSGI (app and middleware) and Falcon
+WSGI; uvicorn serves FastAPI, Starlette (route and middleware), Django ASGI, plain ASGI (app and
+middleware), Litestar and Falcon ASGI; hypercorn serves Quart; aiohttp runs under its own server
+(``python -m aiohttp.web``) and the Google Cloud Function under the Functions Framework. The dedup
+store is SQLite in a temporary directory, so the two gunicorn workers deduplicate across
+processes; handlers append one line per delivery to a file this test reads. Every server is bound
+to a free loopback port, polled until ready within a bound, then stopped with SIGTERM (killed if
+it does not exit in time): the catalogue of servers and that lifecycle live in
+``integrations/servers.py``, shared with ``benchmarks/bench_adapters.py``.
 """
 
 from __future__ import annotations

@@ -34,7 +34,12 @@ from cortexhooks_receiver.errors import (
     ReceiverMisconfigured,
     WebhookError,
 )
-from cortexhooks_receiver.integrations._common import note_wsgi_server, precheck, read_capped
+from cortexhooks_receiver.integrations._common import (
+    note_wsgi_server,
+    precheck,
+    read_capped,
+    wsgi_client,
+)
 from cortexhooks_receiver.integrations.asgi import asgi_headers
 from cortexhooks_receiver.receiver import Outcome, Receiver, refusal_outcome
 
@@ -102,10 +107,12 @@ class WebhookView(_Base):
         if isinstance(prepared, Outcome):
             return _response(prepared)
         receiver, body, refused = prepared
-        note_wsgi_server(receiver, request.META)
+        meta = request.META
+        note_wsgi_server(receiver, meta)
+        client = wsgi_client(meta)
         if refused is not None:
-            return _response(receiver.refuse(refused))
-        return _response(receiver.handle(body, request.META, request.method or "GET"))
+            return _response(receiver.refuse(refused, client=client))
+        return _response(receiver.handle(body, meta, request.method or "GET", client=client))
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -125,9 +132,13 @@ class AsyncWebhookView(_Base):
         if isinstance(prepared, Outcome):
             return _response(prepared)
         receiver, body, refused = prepared
+        meta = request.META
+        client = wsgi_client(meta)  # Django's ASGI handler sets REMOTE_ADDR from scope["client"]
         if refused is not None:
-            return _response(await receiver.refuse_async(refused))
-        outcome = await receiver.handle_async(body, _headers(request), request.method or "GET")
+            return _response(await receiver.refuse_async(refused, client=client))
+        outcome = await receiver.handle_async(
+            body, _headers(request), request.method or "GET", client=client
+        )
         return _response(outcome)
 
 

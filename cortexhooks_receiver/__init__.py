@@ -17,11 +17,15 @@ from .errors import (
     InvalidDeliveryId,
     InvalidPayload,
     InvalidTimestamp,
+    JobNotFound,
     MalformedSignature,
     MethodNotAllowed,
     MissingSignature,
     MissingTimestamp,
     PayloadTooLarge,
+    PermanentError,
+    QueueError,
+    QueueUnavailable,
     SecretTypeError,
     SignatureMismatch,
     StoreError,
@@ -33,6 +37,7 @@ from .errors import (
     WebhookError,
 )
 from .events import Event, UnknownEvent
+from .jobs.worker import Worker
 from .receiver import DEFAULT_PATH, Outcome, Receiver, verify
 from .routing import Router, default_router, on
 from .signature import sign
@@ -51,12 +56,16 @@ __all__ = [
     "InvalidDeliveryId",
     "InvalidPayload",
     "InvalidTimestamp",
+    "JobNotFound",
     "MalformedSignature",
     "MethodNotAllowed",
     "MissingSignature",
     "MissingTimestamp",
     "Outcome",
     "PayloadTooLarge",
+    "PermanentError",
+    "QueueError",
+    "QueueUnavailable",
     "Receiver",
     "Router",
     "SecretTypeError",
@@ -69,6 +78,7 @@ __all__ = [
     "UsageError",
     "VerificationError",
     "WebhookError",
+    "Worker",
     "__version__",
     "default_router",
     "events",

@@ -4,6 +4,8 @@ Logger names (the one place they are defined; ``docs/logging.md`` documents them
 
 * ``cortexhooks_receiver``: the receiver (refusals, duplicates, handler failures, store trouble).
 * ``cortexhooks_receiver.stores``: the dedup stores (a memory store shared by processes).
+* ``cortexhooks_receiver.jobs``: background mode: each job attempt (with structured fields),
+  the worker's start, stop and queue trouble.
 * ``cortexhooks_receiver.integrations``: the framework adapters.
 * ``cortexhooks_receiver.sender`` and ``cortexhooks_receiver.emulator``: the reference sender and
   the local emulator.
@@ -26,6 +28,7 @@ __all__ = [
     "UnhandledLog",
     "adapter_logger",
     "emulator_logger",
+    "jobs_logger",
     "receiver_logger",
     "sender_logger",
     "store_logger",
@@ -33,6 +36,7 @@ __all__ = [
 
 receiver_logger: Final = logging.getLogger("cortexhooks_receiver")
 store_logger: Final = logging.getLogger("cortexhooks_receiver.stores")
+jobs_logger: Final = logging.getLogger("cortexhooks_receiver.jobs")
 adapter_logger: Final = logging.getLogger("cortexhooks_receiver.integrations")
 sender_logger: Final = logging.getLogger("cortexhooks_receiver.sender")
 emulator_logger: Final = logging.getLogger("cortexhooks_receiver.emulator")

@@ -22,7 +22,7 @@ from cortexhooks_receiver.errors import ConfigurationError
 from .base import Store
 from .memory import MemoryStore
 
-__all__ = ["open_store_url"]
+__all__ = ["open_store_url", "sqlite_settings"]
 
 _HINT = "use memory://, sqlite:///path.db or redis://host:6379/0"
 
@@ -83,6 +83,20 @@ def _open_memory(rest: str) -> Store:
 
 
 def _open_sqlite(rest: str) -> Store:
+    from .sqlite import SQLiteStore
+
+    path, busy_timeout, prune_every = sqlite_settings(rest)
+    return SQLiteStore(path, busy_timeout=busy_timeout, prune_every=prune_every)
+
+
+def sqlite_settings(rest: str) -> tuple[str, float, int]:
+    """Return ``(path, busy_timeout, prune_every)`` of a SQLite URL (``rest``: after ``://``).
+
+    The one reading of SQLite URLs: the dedup store's and the job queue's.
+
+    Raises:
+        ConfigurationError: an in-memory database, no file path, or an unknown or invalid option.
+    """
     location, _, query = rest.partition("?")
     if location in (":memory:", "/:memory:"):
         raise ConfigurationError(
@@ -95,14 +109,10 @@ def _open_sqlite(rest: str) -> Store:
             "sqlite:////absolute/path.db (four slashes)."
         )
     options = _options(query, ("busy_timeout", "prune_every"), "sqlite")
-    from .sqlite import SQLiteStore
-
-    return SQLiteStore(
+    return (
         unquote(location[1:]),
-        busy_timeout=float(_number(options, "busy_timeout", float))
-        if "busy_timeout" in options
-        else 5.0,
-        prune_every=int(_number(options, "prune_every", int)) if "prune_every" in options else 256,
+        float(_number(options, "busy_timeout", float)) if "busy_timeout" in options else 5.0,
+        int(_number(options, "prune_every", int)) if "prune_every" in options else 256,
     )
 
 

@@ -98,7 +98,7 @@ os.register_at_fork(
 class _Statements:
     """SQL text for a given number of keys (built once per key count, normally 1 and 2)."""
 
-    __slots__ = ("complete", "insert_claim", "release", "select")
+    __slots__ = ("release", "select", "upsert")
 
     def __init__(self, count: int) -> None:
         # Only "?" placeholders are interpolated: keys and values are always bound parameters.
@@ -108,11 +108,10 @@ class _Statements:
             "SELECT state, token FROM cortexhooks_dedup "  # noqa: S608
             f"WHERE key IN ({marks}) AND expires_at > ?"
         )
-        self.insert_claim = (
+        self.upsert = (
             "INSERT OR REPLACE INTO cortexhooks_dedup (key, state, token, expires_at) "  # noqa: S608
             f"VALUES {rows}"
         )
-        self.complete = self.insert_claim
         self.release = (
             "DELETE FROM cortexhooks_dedup "  # noqa: S608
             f"WHERE key IN ({marks}) AND state = 0 AND token = ?"
@@ -251,29 +250,15 @@ class SQLiteStore:
             StoreError: the database cannot be opened, written, or stayed locked beyond
                 ``busy_timeout``.
         """
-        sql = self._sql(len(keys))
         with self._lock:
             try:
                 conn = self._connection()
                 conn.execute("BEGIN IMMEDIATE")
                 now = self._clock()  # read once the write lock is ours, not before waiting
                 try:
-                    rows = conn.execute(sql.select, (*keys, now)).fetchall()
-                    held = False
-                    for state, holder in rows:
-                        if state == _DONE:
-                            conn.execute("COMMIT")
-                            return ClaimState.DONE
-                        if holder != token:
-                            held = True
-                    if held:
-                        conn.execute("COMMIT")
-                        return ClaimState.IN_PROGRESS
-                    expires = now + lease
-                    params: list[object] = []
-                    for key in keys:
-                        params += (key, _CLAIMED, token, expires)
-                    conn.execute(sql.insert_claim, params)
+                    state = self._claim_state(conn, keys, token, now)
+                    if state is ClaimState.NEW:
+                        self._write_keys(conn, keys, _CLAIMED, token, now + lease)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -281,7 +266,27 @@ class SQLiteStore:
                     raise
             except sqlite3.Error as exc:
                 raise self._fail(exc, "claim a delivery") from exc
-        return ClaimState.NEW
+        return state
+
+    def _claim_state(
+        self, conn: sqlite3.Connection, keys: Sequence[str], token: str, now: float
+    ) -> ClaimState:
+        """What ``claim`` would answer at ``now``; inside the caller's write transaction."""
+        held = False
+        for state, holder in conn.execute(self._sql(len(keys)).select, (*keys, now)):
+            if state == _DONE:
+                return ClaimState.DONE
+            if holder != token:
+                held = True
+        return ClaimState.IN_PROGRESS if held else ClaimState.NEW
+
+    def _write_keys(
+        self, conn: sqlite3.Connection, keys: Sequence[str], state: int, token: str, expires: float
+    ) -> None:
+        params: list[object] = []
+        for key in keys:
+            params += (key, state, token, expires)
+        conn.execute(self._sql(len(keys)).upsert, params)
 
     def complete(self, keys: Sequence[str], retention: float, token: str) -> None:
         """Mark ``keys`` done for ``retention`` seconds (one statement), whoever holds them.
@@ -291,21 +296,26 @@ class SQLiteStore:
         Raises:
             StoreError: the database cannot be opened or written.
         """
-        sql = self._sql(len(keys))
         now = self._clock()
-        expires = now + retention
-        params: list[object] = []
-        for key in keys:
-            params += (key, _DONE, token, expires)
         with self._lock:
             try:
-                conn = self._connection()
-                conn.execute(sql.complete, params)
-                self._completions += 1
-                if self.prune_every and self._completions % self.prune_every == 0:
-                    conn.execute(_PRUNE, (now,))
+                self._complete_in(self._connection(), keys, token, now, retention)
             except sqlite3.Error as exc:
                 raise self._fail(exc, "complete a delivery") from exc
+
+    def _complete_in(
+        self,
+        conn: sqlite3.Connection,
+        keys: Sequence[str],
+        token: str,
+        now: float,
+        retention: float,
+    ) -> None:
+        """Mark ``keys`` done (and now and then prune), in the caller's transaction if any."""
+        self._write_keys(conn, keys, _DONE, token, now + retention)
+        self._completions += 1
+        if self.prune_every and self._completions % self.prune_every == 0:
+            conn.execute(_PRUNE, (now,))
 
     def release(self, keys: Sequence[str], token: str) -> None:
         """Delete the claims on ``keys`` still held by ``token`` (compare-and-delete).

@@ -57,7 +57,7 @@ from .base import state_condition as _where
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["PostgresQueue"]
+__all__ = ["PostgresQueue", "split_url"]
 
 _SCHEMA_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _CLAIMED: Final = 0
@@ -243,15 +243,17 @@ class PostgresQueue:
         self._completions = 0
 
     @classmethod
-    def from_url(cls, url: str) -> PostgresQueue:
+    def from_url(cls, url: str, **options: Any) -> PostgresQueue:
         """Return the queue of a ``postgresql://`` URL (option ``schema``; libpq's others).
+
+        ``options`` go to the constructor (``clock``, ``connect_timeout``, ``prune_every``).
 
         Raises:
             ConfigurationError: as the constructor.
             ImportError: psycopg is not installed.
         """
         conninfo, schema = split_url(url)
-        return cls(conninfo, schema=schema)
+        return cls(conninfo, schema=schema, **options)
 
     def __repr__(self) -> str:
         host = urlsplit(self.conninfo).hostname if "://" in self.conninfo else None

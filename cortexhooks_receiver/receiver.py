@@ -38,6 +38,7 @@ from .errors import (
     InvalidDeliveryId,
     MethodNotAllowed,
     PayloadTooLarge,
+    QueueError,
     QueueUnavailable,
     StoreUnavailable,
     UnsupportedMediaType,
@@ -649,7 +650,14 @@ class Receiver(TypedOn):
 
     def _queue_down(self, delivery: _Delivery, failure: Exception | None = None) -> Outcome:
         failure = failure or delivery.failure
-        logger.error("Job queue unavailable; refusing with 503: %s", type(failure).__name__)
+        # The queues' own messages name the cause (a refused connection, a missing receiver
+        # name for RQ) and never a value: shown; anything else, by its type only.
+        reason = str(failure) if isinstance(failure, QueueError | ConfigurationError) else ""
+        logger.error(
+            "Job queue unavailable; refusing with 503: %s%s",
+            type(failure).__name__,
+            f": {reason}" if reason else "",
+        )
         return self._answer(delivery, QueueUnavailable())
 
     def _queued(self, delivery: _Delivery) -> Outcome:

@@ -300,7 +300,10 @@ class PostgresQueue:
         try:
             yield conn
         except psycopg.Error as exc:
-            raise error(f"PostgreSQL failed to {action}: {exc}") from exc
+            # The primary message only: a DETAIL line may quote a row's values (a dedup key is
+            # the body's HMAC), and this message is logged.
+            reason = exc.diag.message_primary or type(exc).__name__
+            raise error(f"PostgreSQL failed to {action}: {reason}") from exc
 
     def _run(
         self, sql: str, params: dict[str, Any], action: str, error: type[Exception] = QueueError

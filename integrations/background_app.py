@@ -7,7 +7,8 @@ run the jobs (``cortexhooks worker background_app:receiver``, from this folder).
 
 * ``CORTEXBUILD_WEBHOOK_SECRET`` (required).
 * ``CORTEXHOOKS_QUEUE``: ``sqlite:////abs/path.db`` or ``postgresql://...?schema=...``; the dedup
-  store is the same database. Unset: inline mode with ``CORTEXHOOKS_STORE`` (default memory).
+  store is the same database. Unset: inline mode with ``CORTEXHOOKS_STORE`` (default memory; a
+  ``postgresql://`` URL stores the dedup keys in the PostgreSQL queue's tables).
 * ``CORTEXHOOKS_HANDLED_LOG``: the handler appends ``<pid> <delivery id> <attempt> start`` when it
   begins and ``... done`` when it succeeds (O_APPEND: whole lines, even across processes).
 * ``CORTEXHOOKS_HANDLER_SECONDS``: how long the handler works (``time.sleep``), default 0.
@@ -78,9 +79,9 @@ _QUEUE_URL = os.environ.get("CORTEXHOOKS_QUEUE")
 if _QUEUE_URL:
     _shared = _queue(_QUEUE_URL)
     receiver = ch.Receiver(store=_shared, queue=_shared, router=ch.Router())
-else:
-    receiver = ch.Receiver(
-        store=os.environ.get("CORTEXHOOKS_STORE", "memory://"), router=ch.Router()
-    )
+else:  # inline; a PostgreSQL queue is a dedup store too
+    _store_url = os.environ.get("CORTEXHOOKS_STORE", "memory://")
+    _store = _queue(_store_url) if _store_url.startswith("postgresql") else _store_url
+    receiver = ch.Receiver(store=_store, router=ch.Router())
 receiver.on("*")(handle)
 app = WebhookApp(receiver)

@@ -27,6 +27,7 @@ RECEIVER_SETTINGS: Final[Mapping[str, str]] = MappingProxyType(
         "RETENTION": "retention",
         "MAX_BODY_BYTES": "max_body_bytes",
         "LEASE": "lease",
+        "QUEUE": "queue",
     }
 )
 """Adapter setting name -> the ``Receiver`` keyword it sets."""

@@ -478,3 +478,18 @@ def test_run_in_burst_mode_returns_once_no_job_is_due(queue: SQLiteQueue) -> Non
         _send(receiver, delivery_id=f"dlv_{n}", body=_body(n))
     assert ch.Worker(receiver, concurrency=3).run(burst=True) == 5
     assert sorted(ran) == [f"dlv_{n}" for n in range(5)]
+
+
+def test_flask_and_django_settings_name_the_queue(tmp_path: Path) -> None:
+    from flask import Flask
+
+    from cortexhooks_receiver.integrations.flask import CortexHooks
+
+    url = f"sqlite:///{tmp_path / 'hooks.db'}"
+    app = Flask("background_settings")
+    app.config.update(CORTEXHOOKS_SECRET=SECRET, CORTEXHOOKS_STORE=url, CORTEXHOOKS_QUEUE=url)
+    receiver = CortexHooks(app).receiver
+    assert receiver is not None
+    assert isinstance(receiver.queue, SQLiteQueue)
+    assert receiver.store is receiver.queue
+    receiver.queue.close()

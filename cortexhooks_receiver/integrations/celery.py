@@ -47,7 +47,10 @@ class CeleryQueue(Handoff):
             when it is Redis.
         task_name: the task's name (one per receiver).
         queue: the Celery queue the tasks are sent to (default: the app's default queue).
-        max_attempts, backoff, max_backoff, timeout: as for :class:`~cortexhooks_receiver.Worker`.
+        max_attempts: attempts before a job is a dead letter (as for ``ch.Worker``).
+        backoff: seconds before the first retry, doubled each time (with jitter).
+        max_backoff: the longest wait between two attempts.
+        timeout: seconds after which async handlers are cancelled.
 
     Raises:
         ConfigurationError: no ``dead_letters`` and a broker that is not Redis.

@@ -68,7 +68,10 @@ class RQQueue(Handoff):
             found at the first enqueue, among the loaded modules' globals (pass it when the
             receiver is not a module-level name).
         dead_letters: where dead letters are kept; default the queue's Redis.
-        max_attempts, backoff, max_backoff, timeout: as for :class:`~cortexhooks_receiver.Worker`.
+        max_attempts: attempts before a job is a dead letter (as for ``ch.Worker``).
+        backoff: seconds before the first retry, doubled each time (with jitter).
+        max_backoff: the longest wait between two attempts.
+        timeout: seconds after which async handlers are cancelled.
 
     Raises:
         ImportError: RQ is not installed (the ``rq`` extra).

@@ -115,9 +115,8 @@ class Worker:
         jobs back). Signal handlers are installed only when called from the main thread, and
         restored on return. With ``burst=True`` it also returns once no job is due.
 
-        Raises:
-            Nothing a job raises: failures are retried or dead-lettered, and an unreachable
-            queue is logged and tried again.
+        Never raises for a job: failures are retried or dead-lettered, and an unreachable queue
+        is logged and tried again.
         """
         restore = self._handle_signals()
         try:

@@ -3,6 +3,8 @@
 ``import cortexhooks_receiver as ch``; the public surface is what ``__all__`` lists.
 """
 
+from typing import TYPE_CHECKING
+
 from . import events
 from ._version import __version__
 from .errors import (
@@ -37,10 +39,12 @@ from .errors import (
     WebhookError,
 )
 from .events import Event, UnknownEvent
-from .jobs.worker import Worker
 from .receiver import DEFAULT_PATH, Outcome, Receiver, verify
 from .routing import Router, default_router, on
 from .signature import sign
+
+if TYPE_CHECKING:
+    from .jobs.worker import Worker
 
 __all__ = [
     "DEFAULT_PATH",
@@ -86,3 +90,13 @@ __all__ = [
     "sign",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # ch.Worker is imported on first use: `import cortexhooks_receiver` stays fast for the web
+    # processes, which never run one.
+    if name == "Worker":
+        from .jobs.worker import Worker
+
+        return Worker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -640,6 +640,8 @@ class Receiver(TypedOn):
         _attach_delivery(event, job.delivery_id, job.webhook_id)
         if job.attempt > 1:
             msgspec.structs.force_setattr(event, "attempt", job.attempt)
+        # A handler's failure leaves here for the worker's attempt (jobs/attempt.py), as an
+        # inline one leaves _decide through _handler_failed: failure hooks attach at both.
         _run_handlers(event, self.router.resolve(event.event), timeout)
         return event
 

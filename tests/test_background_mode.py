@@ -136,6 +136,18 @@ def test_an_event_with_no_handler_is_acknowledged_and_not_queued(queue: SQLiteQu
     assert queue.stats().depth == 0
 
 
+def test_a_permanent_error_inline_is_a_handler_failure(tmp_path: Path) -> None:
+    receiver = ch.Receiver(SECRET, router=ch.Router())
+
+    @receiver.on("invoice.paid")
+    def handler(event: Any) -> None:
+        assert event.attempt == 1
+        raise PermanentError("unknown customer")
+
+    outcome = _send(receiver)
+    assert (outcome.status, outcome.error and outcome.error.code) == (500, "handler_error")
+
+
 def test_inline_mode_stays_the_default(tmp_path: Path) -> None:
     receiver = ch.Receiver(SECRET, router=ch.Router())
     ran: list[str] = []

@@ -90,21 +90,27 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cortexhooks_receiver.cli",
-            "worker",
-            "background_app:receiver",
-            *args,
-        ],
-        cwd=APPS,
-        env=_env(env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def _worker(env: dict[str, str], *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """A ``cortexhooks worker`` process on ``background_app:receiver``; its log to ``log``."""
+    sink = log.open("wb") if log is not None else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cortexhooks_receiver.cli",
+                "worker",
+                "background_app:receiver",
+                *args,
+            ],
+            cwd=APPS,
+            env=_env(env),
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    finally:
+        if not isinstance(sink, int):
+            sink.close()  # the child holds its own copy
 
 
 # -- 1. time to the 2xx under gunicorn ----------------------------------------------------------
@@ -259,24 +265,7 @@ def drain_rate(url: str, jobs: int, processes: int, folder: Path) -> float:
     assert queue is not None
     queue.stats()  # creates the tables before the workers poll them
     logs = [folder / f"worker-{processes}-{n}.log" for n in range(processes)]
-    procs = []
-    for log in logs:
-        with log.open("wb") as sink:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "cortexhooks_receiver.cli",
-                        "worker",
-                        "background_app:receiver",
-                    ],
-                    cwd=APPS,
-                    env=_env({"CORTEXHOOKS_QUEUE": url}),
-                    stdout=subprocess.DEVNULL,
-                    stderr=sink,
-                )
-            )
+    procs = [_worker({"CORTEXHOOKS_QUEUE": url}, log=log) for log in logs]
     try:
         while not all(b"Worker started" in log.read_bytes() for log in logs):
             time.sleep(0.01)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from cortexhooks_receiver.stores.base import ClaimState, Store
-from cortexhooks_receiver.stores.sqlite import SQLiteStore
+from cortexhooks_receiver.stores.sqlite import SQLiteStore, write_transaction
 
 from .base import (
     DEAD_COLUMNS,
@@ -184,19 +184,13 @@ class SQLiteQueue(SQLiteStore):
         with self._lock:
             try:
                 conn = self._connection()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with write_transaction(conn):
                     now = self._clock()
                     state = self._claim_state(conn, keys, token, now)
                     if state is not ClaimState.IN_PROGRESS:
                         if state is ClaimState.NEW:
                             conn.execute(_INSERT, self._row(job, now))
                         self._complete_in(conn, keys, token, now, retention)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
             except sqlite3.Error as exc:
                 raise self._queue_fail(exc, "enqueue a delivery") from exc
         return state
@@ -229,22 +223,16 @@ class SQLiteQueue(SQLiteStore):
                 conn = self._connection()
                 if conn.execute(_PEEK, (self._clock(),)).fetchone() is None:
                     return None
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with write_transaction(conn):
                     now = self._clock()
                     row = conn.execute(_NEXT, (now,)).fetchone()
-                    if row is None:
-                        conn.execute("COMMIT")
-                        return None
                     token = new_lease_token()
-                    conn.execute(_RESERVE, (now + lease, token, row[0]))
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+                    if row is not None:
+                        conn.execute(_RESERVE, (now + lease, token, row[0]))
             except sqlite3.Error as exc:
                 raise self._queue_fail(exc, "reserve a job") from exc
+        if row is None:  # another worker took it between the look and the lock
+            return None
         return job_from_row((*row[:-1], row[-1] + 1), token)
 
     def ack(self, job: Job) -> bool:

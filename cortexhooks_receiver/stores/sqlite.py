@@ -35,14 +35,14 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
 from cortexhooks_receiver.errors import ConfigurationError
 
 from .base import ClaimState, StoreError
 
-__all__ = ["SQLiteStore"]
+__all__ = ["SQLiteStore", "write_transaction"]
 
 _CLAIMED: Final = 0
 _DONE: Final = 1
@@ -93,6 +93,25 @@ os.register_at_fork(
     after_in_parent=_after_fork_in_parent,
     after_in_child=_after_fork_in_child,
 )
+
+
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` (the write lock taken before anything is read), then ``COMMIT``.
+
+    Any exception rolls the transaction back and propagates.
+
+    Raises:
+        sqlite3.Error: the lock stayed taken beyond the busy timeout, or a statement failed.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 class _Statements:
@@ -253,17 +272,11 @@ class SQLiteStore:
         with self._lock:
             try:
                 conn = self._connection()
-                conn.execute("BEGIN IMMEDIATE")
-                now = self._clock()  # read once the write lock is ours, not before waiting
-                try:
+                with write_transaction(conn):
+                    now = self._clock()  # read once the write lock is ours, not before waiting
                     state = self._claim_state(conn, keys, token, now)
                     if state is ClaimState.NEW:
                         self._write_keys(conn, keys, _CLAIMED, token, now + lease)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
             except sqlite3.Error as exc:
                 raise self._fail(exc, "claim a delivery") from exc
         return state

@@ -3,6 +3,8 @@
 ``import cortexhooks_receiver as ch``; the public surface is what ``__all__`` lists.
 """
 
+from typing import TYPE_CHECKING
+
 from . import events
 from ._version import __version__
 from .errors import (
@@ -17,12 +19,16 @@ from .errors import (
     InvalidDeliveryId,
     InvalidPayload,
     InvalidTimestamp,
+    JobNotFound,
     JournalError,
     MalformedSignature,
     MethodNotAllowed,
     MissingSignature,
     MissingTimestamp,
     PayloadTooLarge,
+    PermanentError,
+    QueueError,
+    QueueUnavailable,
     SecretTypeError,
     SignatureMismatch,
     StoreError,
@@ -38,6 +44,9 @@ from .receiver import DEFAULT_PATH, Outcome, Receiver, verify
 from .routing import Router, default_router, on
 from .signature import sign
 
+if TYPE_CHECKING:
+    from .jobs.worker import Worker
+
 __all__ = [
     "DEFAULT_PATH",
     "BodyAlreadyConsumed",
@@ -52,6 +61,7 @@ __all__ = [
     "InvalidDeliveryId",
     "InvalidPayload",
     "InvalidTimestamp",
+    "JobNotFound",
     "JournalError",
     "MalformedSignature",
     "MethodNotAllowed",
@@ -59,6 +69,9 @@ __all__ = [
     "MissingTimestamp",
     "Outcome",
     "PayloadTooLarge",
+    "PermanentError",
+    "QueueError",
+    "QueueUnavailable",
     "Receiver",
     "Router",
     "SecretTypeError",
@@ -71,6 +84,7 @@ __all__ = [
     "UsageError",
     "VerificationError",
     "WebhookError",
+    "Worker",
     "__version__",
     "default_router",
     "events",
@@ -78,3 +92,13 @@ __all__ = [
     "sign",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # ch.Worker is imported on first use: `import cortexhooks_receiver` stays fast for the web
+    # processes, which never run one.
+    if name == "Worker":
+        from .jobs.worker import Worker
+
+        return Worker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

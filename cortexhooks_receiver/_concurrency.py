@@ -23,11 +23,14 @@ _T = TypeVar("_T")
 def run_sync(awaitable: Awaitable[_T]) -> _T:
     """Await ``awaitable`` from sync code and return its result (or raise its exception).
 
-    Without an event loop running in this thread, the coroutine is first stepped directly, with
-    this thread's persistent loop set as the running loop: one that finishes without suspending
-    (the common handler) needs no loop iteration at all. One that suspends is continued on that
-    same loop, which lives as long as the thread (never one loop per call); tasks it leaves
-    behind are cancelled when it returns, as :func:`asyncio.run` would.
+    Without an event loop running in this thread, the coroutine's first step runs at once, with
+    this thread's persistent loop as the running loop (never one loop per call) and a stand-in
+    for its task as the current task (``asyncio.timeout`` and task groups work): one that
+    finishes without suspending (the common handler) needs no task and no loop iteration at
+    all. One that suspends is continued by that loop in a real task, which the stand-in then
+    forwards to (a timeout entered in the first step cancels the real task). Tasks it leaves
+    behind are cancelled when it returns, as :func:`asyncio.run` would, and its context
+    variables are its own.
 
     Inside a running loop (sync code called from async code) the coroutine runs on a persistent
     helper thread's loop, and this thread waits for it.
@@ -44,53 +47,133 @@ def run_sync(awaitable: Awaitable[_T]) -> _T:
         done: _T = _helper_loop().run(coro)
         return done
     loop = _thread_loop()
-    context = contextvars.copy_context()  # the coroutine's context variables stay its own
+    context = contextvars.copy_context()
+    stand_in = _FirstStep(loop)
     asyncio.events._set_running_loop(loop)
+    asyncio.tasks._enter_task(loop, stand_in)  # type: ignore[arg-type]
     try:
         pending = context.run(coro.send, None)
-    except StopIteration as stop:
-        result: _T = stop.value
-        return result
-    except BaseException:
-        coro.close()
-        raise
+    except BaseException as exc:
+        ended: BaseException | None = exc  # finished (StopIteration) or failed at once
+    else:
+        ended = None
     finally:
+        asyncio.tasks._leave_task(loop, stand_in)  # type: ignore[arg-type]
         asyncio.events._set_running_loop(None)
-    finished: _T = _finish_on(loop, _continue(coro, pending), context)
-    return finished
+    if ended is not None:
+        if loop._ready or loop._scheduled:  # it left something behind: cancel and run it out
+            _settle(loop)
+        if isinstance(ended, StopIteration):
+            result: _T = ended.value
+            return result
+        raise ended
+    task = asyncio.Task(_resume(coro, pending), loop=loop, context=context)
+    stand_in.became(task)
+    try:
+        finished: _T = loop.run_until_complete(task)
+        return finished
+    finally:
+        _settle(loop)
+
+
+class _FirstStep:
+    """The current task while a coroutine takes its first step, before any task exists.
+
+    What asyncio asks of the current task there (``asyncio.timeout``, ``TaskGroup``): its loop,
+    and its cancel count. If the coroutine suspends, a real task continues it, and everything
+    that kept this stand-in (a timeout's expiry) is forwarded to that task.
+    """
+
+    __slots__ = ("_cancel_message", "_cancelling", "_loop", "_task")
+
+    def __init__(self, loop: Any) -> None:
+        self._loop = loop
+        self._task: Any = None
+        self._cancelling = 0
+        self._cancel_message: Any = None
+
+    def became(self, task: Any) -> None:
+        self._task = task
+        for _ in range(self._cancelling):  # asked before the task existed: the task owes it
+            task.cancel(self._cancel_message)
+
+    def get_loop(self) -> Any:
+        return self._loop
+
+    def done(self) -> bool:
+        return False if self._task is None else bool(self._task.done())
+
+    def cancel(self, msg: Any = None) -> bool:
+        if self._task is not None:
+            return bool(self._task.cancel(msg))
+        self._cancelling += 1
+        self._cancel_message = msg
+        return True
+
+    def cancelling(self) -> int:
+        return self._cancelling if self._task is None else int(self._task.cancelling())
+
+    def uncancel(self) -> int:
+        if self._task is not None:
+            return int(self._task.uncancel())
+        if self._cancelling:
+            self._cancelling -= 1
+        return self._cancelling
+
+    def get_name(self) -> str:
+        return "cortexhooks-first-step" if self._task is None else str(self._task.get_name())
 
 
 async def _await(awaitable: Awaitable[_T]) -> _T:
     return await awaitable
 
 
-def _continue(coro: Any, pending: Any) -> Any:
-    # The coroutine was stepped once outside any task and yielded ``pending`` (a future of this
-    # loop, or None for a bare yield): a task waits for it, then the coroutine resumes as if it
-    # had run in that task all along.
+def _resume(coro: Any, first: Any) -> Any:
+    # The task's coroutine: the first step of ``coro`` already ran (eagerly, before the task)
+    # and yielded ``first`` (a future of this loop, or None for a bare yield). From there on this
+    # does what ``yield from coro`` would: what the task sends or throws (a cancellation, say)
+    # goes into ``coro`` at the point where it waits.
     import types
 
     @types.coroutine
     def resume() -> Any:
-        yield pending
-        return (yield from coro)
+        pending = first
+        while True:
+            try:
+                sent = yield pending
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    pending = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
 
     return resume()
 
 
-def _finish_on(loop: Any, coro: Any, context: contextvars.Context) -> Any:
+def _settle(loop: Any) -> None:
+    # What the coroutine left behind (tasks, callbacks, cancelled timers) is cancelled and run
+    # out, as asyncio.run does.
     import asyncio
 
-    task = loop.create_task(coro, context=context)
-    try:
-        return loop.run_until_complete(task)
-    finally:
-        # What the handler left running is cancelled, as asyncio.run does.
-        leftovers = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for leftover in leftovers:
-            leftover.cancel()
-        if leftovers:
-            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+    leftovers = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for leftover in leftovers:
+        leftover.cancel()
+    loop.run_until_complete(_gathered(leftovers))
+
+
+async def _gathered(tasks: list[Any]) -> None:
+    # Created by this loop's run_until_complete, so gather() finds this loop even with no tasks.
+    import asyncio
+
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class _LoopHolder:

@@ -29,6 +29,7 @@ RECEIVER_SETTINGS: Final[Mapping[str, str]] = MappingProxyType(
         "LEASE": "lease",
         "JOURNAL": "journal",
         "JOURNAL_BODIES": "journal_bodies",
+        "QUEUE": "queue",
     }
 )
 """Adapter setting name -> the ``Receiver`` keyword it sets."""

@@ -5,6 +5,8 @@ Logger names (the one place they are defined; ``docs/logging.md`` documents them
 * ``cortexhooks_receiver``: the receiver (refusals, duplicates, handler failures, store trouble).
 * ``cortexhooks_receiver.stores``: the dedup stores (a memory store shared by processes).
 * ``cortexhooks_receiver.journal``: the receipt journal (a receipt that could not be written).
+* ``cortexhooks_receiver.jobs``: background mode: each job attempt (with structured fields),
+  the worker's start, stop and queue trouble.
 * ``cortexhooks_receiver.integrations``: the framework adapters.
 * ``cortexhooks_receiver.sender`` and ``cortexhooks_receiver.emulator``: the reference sender and
   the local emulator.
@@ -28,6 +30,7 @@ __all__ = [
     "UnhandledLog",
     "adapter_logger",
     "emulator_logger",
+    "jobs_logger",
     "journal_logger",
     "receiver_logger",
     "sender_logger",
@@ -37,6 +40,7 @@ __all__ = [
 receiver_logger: Final = logging.getLogger("cortexhooks_receiver")
 store_logger: Final = logging.getLogger("cortexhooks_receiver.stores")
 journal_logger: Final = logging.getLogger("cortexhooks_receiver.journal")
+jobs_logger: Final = logging.getLogger("cortexhooks_receiver.jobs")
 adapter_logger: Final = logging.getLogger("cortexhooks_receiver.integrations")
 sender_logger: Final = logging.getLogger("cortexhooks_receiver.sender")
 emulator_logger: Final = logging.getLogger("cortexhooks_receiver.emulator")

@@ -7,7 +7,8 @@
     │   ├── ConfigurationError        (also ValueError) a bad secret, store URL, option, name
     │   │   └── SecretTypeError       (also TypeError) a secret that is not a str
     │   ├── BodyTypeError             (also TypeError) a body that is not the raw bytes
-    │   └── DeliveryStateError        (sender) a delivery state change its table does not allow
+    │   ├── DeliveryStateError        (sender) a delivery state change its table does not allow
+    │   └── JobStateError             (jobs) a job move its transition table does not allow
     ├── WebhookError                  a refused webhook request: code, HTTP status, hint, headers
     │   ├── MethodNotAllowed          405 method_not_allowed (with Allow: POST)
     │   ├── PayloadTooLarge           413 payload_too_large
@@ -27,10 +28,14 @@
     │   ├── InvalidDeliveryId         400 invalid_delivery_id
     │   ├── InProgress                409 in_progress (with Retry-After)
     │   ├── StoreUnavailable          503 store_unavailable
+    │   ├── QueueUnavailable          503 queue_unavailable (background mode: not enqueued)
     │   └── HandlerError              500 handler_error
     ├── StoreError                    a dedup store's backing service failed or is unreachable
     ├── JournalError                  a receipt journal could not record or read (never changes
     │                                 an answer: the receiver logs it)
+    ├── QueueError                    a job queue's backing service failed or is unreachable
+    ├── JobNotFound                   (also LookupError) no dead letter or job has this id
+    ├── PermanentError                raised by a handler: this delivery can never succeed
     ├── SenderError                   (sender) the reference sender could not deliver
     │   ├── NoResponseError           no HTTP answer arrived (timeout, connection)
     │   └── UnsafeURLError            (also ValueError) the URL policy refuses the target
@@ -38,7 +43,7 @@
     ├── EmulatorError                 (emulator) the local emulator refused an API call
     └── CLIError                      (cli) the ``cortexhooks`` command was used wrongly
 
-The errors marked (sender), (client), (emulator) and (cli) live beside the optional parts that
+The errors marked (sender), (jobs), (client), (emulator) and (cli) live beside the parts that
 raise them, so that this module depends on nothing.
 
 A :class:`WebhookError` carries what the answer needs: ``code`` (stable, documented; clients may
@@ -65,12 +70,16 @@ __all__ = [
     "InvalidDeliveryId",
     "InvalidPayload",
     "InvalidTimestamp",
+    "JobNotFound",
     "JournalError",
     "MalformedSignature",
     "MethodNotAllowed",
     "MissingSignature",
     "MissingTimestamp",
     "PayloadTooLarge",
+    "PermanentError",
+    "QueueError",
+    "QueueUnavailable",
     "ReceiverMisconfigured",
     "SecretTypeError",
     "SignatureMismatch",
@@ -351,6 +360,18 @@ class StoreUnavailable(WebhookError):
     default_message = "The receiver cannot check for duplicates right now; retry later."
 
 
+class QueueUnavailable(WebhookError):
+    """Background mode: the delivery could not be durably enqueued (503).
+
+    The dedup claim is released (or was never committed), so the platform's retry enqueues it
+    again; nothing is recorded as received.
+    """
+
+    code = "queue_unavailable"
+    status = 503
+    default_message = "The receiver cannot queue this delivery right now; retry later."
+
+
 class HandlerError(WebhookError):
     """A handler raised; the claim was released so the platform's retry runs it again (500)."""
 
@@ -372,4 +393,27 @@ class JournalError(CortexHooksError):
     When the receiver writes a receipt, such a failure never changes the answer: it is logged
     (rate-limited) on the ``cortexhooks_receiver.journal`` logger and the request is answered as
     if nothing happened.
+    """
+
+
+class QueueError(CortexHooksError):
+    """A job queue's backing service failed or could not be reached.
+
+    In background mode the receiver answers a failed enqueue with 503 ``queue_unavailable``; a
+    worker logs the failure and tries again after a pause.
+    """
+
+
+class JobNotFound(CortexHooksError, LookupError):
+    """No dead letter (or job) has the given id: it was replayed, purged, or never existed."""
+
+
+class PermanentError(CortexHooksError):
+    """Raise it in a handler when the delivery can never succeed (say, an unknown customer).
+
+    A worker dead-letters the job at once instead of retrying it; the dead letter keeps the
+    error's type and message. Inline (no queue) it is a handler failure like any other: 500
+    ``handler_error``, and the platform retries. It is not a :class:`UsageError` (nothing is
+    wrong with how the package is called) nor a :class:`WebhookError` (the request was fine):
+    it is the handler's verdict on the event, so it sits on a branch of its own.
     """

@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import msgspec
 
@@ -40,6 +40,8 @@ from .errors import (
     InvalidDeliveryId,
     MethodNotAllowed,
     PayloadTooLarge,
+    QueueError,
+    QueueUnavailable,
     StoreUnavailable,
     UnsupportedMediaType,
     WebhookError,
@@ -59,7 +61,9 @@ from .stores import AsyncStore, ClaimState, MemoryStore, Store, SyncStoreAsAsync
 from .stores import open_store as _open_store
 
 if TYPE_CHECKING:
+    from .jobs import Job, Queue
     from .journal import Journal, Receipt
+    from .telemetry import Telemetry
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -81,6 +85,7 @@ _JSON: Final = ("Content-Type", "application/json")
 _OK_HEADERS: Final[tuple[tuple[str, str], ...]] = (_JSON,)
 _OK_BODY: Final = b'{"received":true}'
 _DUPLICATE_BODY: Final = b'{"received":true,"duplicate":true}'
+_QUEUED_BODY: Final = b'{"received":true,"queued":true}'
 _DELIVERY_ID_CHARS: Final = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
 )
@@ -98,7 +103,7 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
             ``Retry-After`` on 409 and ``Allow`` on 405.
         event: the typed event when the body was verified and parsed, else ``None``.
         error: the refusal, when there was one.
-        duplicate: ``True`` when the delivery had already been processed.
+        duplicate: ``True`` when the delivery had already been processed (or queued).
         secret_index: which secret the signature matched (0 = the newest), once the signature
             was checked; ``None`` before that. During a rotation it tells when the old secret
             stops being used.
@@ -228,9 +233,13 @@ class _Action(enum.Enum):
     RELEASE = "release"  # forget the claim on delivery.keys
     RECORD_PENDING = "record_pending"  # record completions the store missed while it was down
     RECORD = "record"  # write delivery.receipt to the journal; result: its id
+    # Background mode: make the delivery a job. Where the queue's database holds the dedup keys
+    # this is the claim, the enqueue and the completion in one transaction (result: ClaimState);
+    # otherwise it follows a NEW claim and only enqueues.
+    ENQUEUE = "enqueue"
 
 
-CLAIM, RUN, COMPLETE, RELEASE, RECORD_PENDING, RECORD = _Action
+CLAIM, RUN, COMPLETE, RELEASE, RECORD_PENDING, RECORD, ENQUEUE = _Action
 
 
 class Receiver(TypedOn):
@@ -254,6 +263,11 @@ class Receiver(TypedOn):
             default ``None``, no journal. See :mod:`cortexhooks_receiver.journal`.
         journal_bodies: also keep each request's body, with its signature and timestamp
             headers, in its receipt (so it can be rerun); off by default.
+        queue: background mode: ``"sqlite:///hooks.db"``, ``"postgresql://..."`` or a queue
+            object (a handoff to Celery or RQ). Each verified delivery is durably enqueued and
+            answered 202; a :class:`~cortexhooks_receiver.jobs.worker.Worker` runs the handlers.
+            Give ``store`` the queue's URL too: the dedup claim and the enqueue are then one
+            transaction. ``None`` (the default): handlers run inline, before the answer.
 
     Raises:
         ConfigurationError: no secret or an empty one, a bad number, an unknown store or
@@ -275,6 +289,7 @@ class Receiver(TypedOn):
         now: Callable[[], float] | None = None,
         journal: str | Journal | None = None,
         journal_bodies: bool = False,
+        queue: str | Queue | None = None,
     ) -> None:
         self._keys = _resolve_secrets(secret, secrets)
         self.tolerance = _check_number("tolerance", tolerance, 0)
@@ -284,7 +299,15 @@ class Receiver(TypedOn):
         self._tolerance_ms = int(tolerance * 1000)
         self._retention_ms = int(retention * 1000)
         self._clock = now
+        self.telemetry: Telemetry | None = None  # set by telemetry.instrument(receiver)
+        self.queue: Queue | None = None
+        if queue is not None:
+            from .jobs import attach_queue
+
+            self.queue, store = attach_queue(queue, store, self)
         self.store: Store = _open_store(store)
+        # The queue's database holds the dedup keys: claim and enqueue are one transaction.
+        self._queue_claims = self.store is cast(object, self.queue)
         self._async_store: AsyncStore = (
             self.store
             if isinstance(self.store, AsyncStore)
@@ -409,17 +432,14 @@ class Receiver(TypedOn):
                 self._unrecorded.recorded(keys)
             return None
         if action is RUN:
-            event = delivery.event
-            for registration in delivery.handlers:
-                if registration.is_async:
-                    run_sync(registration.func(event))
-                else:
-                    registration.func(event)
+            _run_handlers(delivery.event, delivery.handlers, None)
             return None
         if action is RECORD:
             journal = self.journal
             assert journal is not None  # RECORD is asked for only when there is one
             return journal.record(delivery.receipt)
+        if action is ENQUEUE:
+            return self._enqueue(delivery)
         store = self.store
         if action is CLAIM:
             return store.claim(delivery.keys, self.lease, delivery.token)
@@ -450,6 +470,8 @@ class Receiver(TypedOn):
             if self._journal_inline:
                 return journal.record(delivery.receipt)
             return await to_thread(journal.record, delivery.receipt)
+        if action is ENQUEUE:
+            return await to_thread(self._enqueue, delivery)
         store = self._async_store
         if action is CLAIM:
             return await store.aclaim(delivery.keys, self.lease, delivery.token)
@@ -471,7 +493,11 @@ class Receiver(TypedOn):
         journal = self.journal
         if journal is not None:
             self._start(delivery)
+        telemetry = self.telemetry
+        started = 0 if telemetry is None else telemetry.now()
         yield from self._decide(delivery)
+        if telemetry is not None:
+            telemetry.delivered(delivery.outcome, started)
         delivery.failure = None  # a handler's exception and its frames end with the request
         if journal is not None:
             yield from self._record(delivery)
@@ -484,6 +510,18 @@ class Receiver(TypedOn):
             self._admit(delivery)
         except WebhookError as exc:
             return self._finish(delivery, self._refusal(exc, delivery))
+        if self._queue_claims and delivery.handlers:
+            yield ENQUEUE  # the claim, the enqueue and the completion: one transaction
+            if delivery.failure is not None:
+                return self._finish(delivery, self._queue_down(delivery))
+            state = delivery.result
+            if state is ClaimState.IN_PROGRESS:
+                return self._finish(
+                    delivery, self._answer(delivery, InProgress(retry_after=self._retry_after))
+                )
+            if state is ClaimState.DONE:
+                return self._finish(delivery, self._duplicate(delivery))
+            return self._finish(delivery, self._queued(delivery))
         memory = self._memory_store
         if memory is None:
             if self._unrecorded and self._unrecorded.holds(delivery.keys, self._now()):
@@ -500,16 +538,21 @@ class Receiver(TypedOn):
             return self._finish(
                 delivery, self._answer(delivery, InProgress(retry_after=self._retry_after))
             )
+        queued = False
         if state is ClaimState.NEW and delivery.handlers:
-            heartbeat = self._heartbeat
-            if not heartbeat.started:
-                heartbeat.start()
-            running = heartbeat.running
-            running[delivery.token] = delivery  # its lease is extended while it runs
-            try:
-                yield RUN
-            finally:  # also when the driver is interrupted (a cancelled task)
-                del running[delivery.token]
+            queued = self.queue is not None
+            if queued:
+                yield ENQUEUE
+            else:
+                heartbeat = self._heartbeat
+                if not heartbeat.started:
+                    heartbeat.start()
+                running = heartbeat.running
+                running[delivery.token] = delivery  # its lease is extended while it runs
+                try:
+                    yield RUN
+                finally:  # also when the driver is interrupted (a cancelled task)
+                    del running[delivery.token]
             failure = delivery.failure
             if failure is not None:
                 delivery.failure = None
@@ -519,7 +562,12 @@ class Receiver(TypedOn):
                         "Could not release the claim on a failed delivery",
                         exc_info=delivery.failure,
                     )
-                return self._finish(delivery, self._handler_failed(failure, delivery))
+                return self._finish(
+                    delivery,
+                    self._queue_down(delivery, failure)
+                    if queued
+                    else self._handler_failed(failure, delivery),
+                )
         # Done now, or already: either way every key of this request is remembered, so a body
         # that is a duplicate by its delivery id (a retry re-signed after a rotation, or
         # re-serialised) cannot come back later under a fresh delivery id.
@@ -529,6 +577,8 @@ class Receiver(TypedOn):
             memory.complete(delivery.keys, self.retention, delivery.token, delivery.event.timestamp)
         if state is ClaimState.DONE:
             return self._finish(delivery, self._duplicate(delivery))
+        if queued:
+            return self._finish(delivery, self._queued(delivery))
         return self._finish(delivery, self._processed(delivery))
 
     def _complete(self, delivery: _Delivery) -> Iterator[_Action]:
@@ -761,12 +811,81 @@ class Receiver(TypedOn):
             error.status, error.to_body(), headers, event, error, False, delivery.secret_index
         )
 
+    def _enqueue(self, delivery: _Delivery) -> ClaimState:
+        """Perform ENQUEUE: the delivery as a job (raw body, ids, the secret's index; no secret)."""
+        from .jobs.base import Job, new_job_id
+
+        event = delivery.event
+        clock = self._clock
+        job = Job(
+            id=new_job_id(),
+            event=event.event,
+            body=bytes(delivery.body),
+            delivery_id=event.delivery_id,
+            webhook_id=event.webhook_id,
+            secret_index=delivery.secret_index,
+            enqueued_at=time.time() if clock is None else clock(),
+        )
+        queue: Any = self.queue
+        if self._queue_claims:
+            state: ClaimState = queue.claim_enqueue(
+                delivery.keys, self.lease, self.retention, delivery.token, job
+            )
+            return state
+        queue.enqueue(job)
+        return ClaimState.NEW
+
+    def run_job(self, job: Job, *, timeout: float | None = None) -> AnyEvent:
+        """Run the handlers of one queued delivery, as :meth:`handle` runs them inline.
+
+        What a worker (or a Celery or RQ task) does with each job: the event is decoded from the
+        job's body as ``handle`` decoded it, with ``delivery_id``, ``webhook_id`` and
+        ``attempt`` filled in, and given to this receiver's handlers for its name, in order (sync
+        ones called in this thread, async ones awaited in an event loop of their own). Nothing
+        is checked again (the body was verified before it was queued) and nothing is recorded:
+        the caller acks, retries or buries the job by what this returns or raises.
+
+        ``timeout`` bounds the whole job: an async handler still running then is cancelled. A
+        sync handler cannot be interrupted; it runs to its end.
+
+        Raises:
+            TimeoutError: an async handler was cancelled at the job's ``timeout``.
+            InvalidPayload: the job's body is not a webhook payload (not written by a receiver).
+            Exception: whatever a handler raised, e.g. :class:`~cortexhooks_receiver.errors.
+                PermanentError` (the worker then dead-letters the job without retrying).
+        """
+        event = decode_event(job.body)
+        _attach_delivery(event, job.delivery_id, job.webhook_id)
+        if job.attempt > 1:
+            msgspec.structs.force_setattr(event, "attempt", job.attempt)
+        # A handler's failure leaves here for the worker's attempt (jobs/attempt.py), as an
+        # inline one leaves _decide through _handler_failed: failure hooks attach at both.
+        _run_handlers(event, self.router.resolve(event.event), timeout)
+        return event
+
     def _store_down(self, delivery: _Delivery) -> Outcome:
         failure = delivery.failure
         assert failure is not None
         logger.error("Dedup store unavailable; refusing with 503: %s", type(failure).__name__)
         self._keep_error(delivery, failure)
         return self._answer(delivery, StoreUnavailable())
+
+    def _queue_down(self, delivery: _Delivery, failure: Exception | None = None) -> Outcome:
+        failure = failure or delivery.failure
+        # The queues' own messages name the cause (a refused connection, a missing receiver
+        # name for RQ) and never a value: shown; anything else, by its type only.
+        reason = str(failure) if isinstance(failure, QueueError | ConfigurationError) else ""
+        logger.error(
+            "Job queue unavailable; refusing with 503: %s%s",
+            type(failure).__name__,
+            f": {reason}" if reason else "",
+        )
+        return self._answer(delivery, QueueUnavailable())
+
+    def _queued(self, delivery: _Delivery) -> Outcome:
+        return Outcome(
+            202, _QUEUED_BODY, _OK_HEADERS, delivery.event, None, False, delivery.secret_index
+        )
 
     def _duplicate(self, delivery: _Delivery) -> Outcome:
         event = delivery.event
@@ -845,6 +964,40 @@ _COMPLETE_FAILED: Final = (
     "Handlers of %s (delivery %s) ran, but the store could not record it as done; this process "
     "remembers it until the store answers again"
 )
+
+
+def _run_handlers(
+    event: AnyEvent, handlers: tuple[Registration, ...], timeout: float | None
+) -> None:
+    """Call each handler with ``event`` in order: the one place sync code runs handlers.
+
+    Inline (``timeout`` None) and in a worker alike. Async handlers run to completion from this
+    sync code (see :func:`~cortexhooks_receiver._concurrency.run_sync`: no loop when they do not
+    suspend); with a ``timeout`` they are cancelled once the whole run has taken that long.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for registration in handlers:
+        if not registration.is_async:
+            registration.func(event)
+        elif deadline is None:
+            run_sync(registration.func(event))
+        else:
+            run_sync(_within(registration.func(event), deadline - time.monotonic(), timeout))
+
+
+async def _within(awaitable: Any, seconds: float, timeout: float | None) -> None:
+    import asyncio
+
+    scope = asyncio.timeout(max(seconds, 0.0))
+    try:
+        async with scope:
+            await awaitable
+    except TimeoutError:
+        if not scope.expired():
+            raise  # the handler's own TimeoutError (say, an HTTP call's)
+        raise TimeoutError(
+            f"The job ran past its timeout of {timeout:g} s; its async handler was cancelled."
+        ) from None
 
 
 def _attach_delivery(event: AnyEvent, delivery_id: str | None, webhook_id: str | None) -> None:

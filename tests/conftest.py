@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,3 +76,14 @@ def postgres_dsn() -> str:
     """DSN of the real PostgreSQL used by the tests (CORTEXHOOKS_TEST_POSTGRES_DSN overrides it)."""
     require_service("PostgreSQL", POSTGRES_DSN, 5432)
     return POSTGRES_DSN
+
+
+@pytest.fixture
+def postgres_schema(postgres_dsn: str) -> Iterator[str]:
+    """A PostgreSQL schema name no other test (nor helper) uses; dropped after the test."""
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    yield schema
+    import psycopg
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -278,3 +278,45 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
         except OSError:
             time.sleep(0.05)  # readiness poll interval, bounded by the deadline
     raise AssertionError("gunicorn did not start in time")
+
+
+def test_a_handler_runs_inside_a_task_so_timeouts_and_task_groups_work() -> None:
+    async def uses_task_apis(suspend: bool) -> bool:
+        assert asyncio.current_task() is not None
+        async with asyncio.timeout(5):
+            if suspend:
+                await asyncio.sleep(0)
+        async with asyncio.TaskGroup() as group:
+            child = group.create_task(asyncio.sleep(0, result=True))
+        return child.result()
+
+    assert _concurrency.run_sync(uses_task_apis(False)) is True
+    assert _concurrency.run_sync(uses_task_apis(True)) is True
+
+
+def test_a_timeout_that_fires_after_a_suspension_reaches_the_handler() -> None:
+    cancelled: list[bool] = []
+
+    async def waits_forever() -> None:
+        try:
+            async with asyncio.timeout(0.01):  # the loop's own timer, not a sleep in the test
+                await asyncio.Event().wait()
+        except TimeoutError:
+            cancelled.append(True)
+            raise
+
+    with pytest.raises(TimeoutError):
+        _concurrency.run_sync(waits_forever())
+    assert cancelled == [True]
+    assert _concurrency.run_sync(asyncio.sleep(0, result="still usable")) == "still usable"
+
+
+def test_finished_fast_paths_leave_no_task_behind() -> None:
+    async def quick() -> int:
+        return 1
+
+    for _ in range(50):
+        assert _concurrency.run_sync(quick()) == 1
+    loop = _concurrency._thread_loop()
+    assert [t for t in asyncio.all_tasks(loop) if not t.done()] == []
+    assert not loop._ready

@@ -231,7 +231,7 @@ def test_rerun_without_stored_bodies_says_so(
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ("no_such_module_h13:receiver", "cannot import no_such_module_h13"),
+        ("no_such_module_h13:receiver", "cannot import 'no_such_module_h13'"),
         ("{module}:missing", "has no attribute 'missing'"),
         ("{module}:not_a_receiver", "is a int, not a cortexhooks Receiver"),
         ("{module}:bare", "has no journal"),

@@ -24,6 +24,7 @@ from cortexhooks_receiver.errors import (
     MissingSignature,
     MissingTimestamp,
     PayloadTooLarge,
+    QueueUnavailable,
     SignatureMismatch,
     StoreUnavailable,
     TimestampOutOfTolerance,
@@ -49,6 +50,7 @@ PIPELINE_TABLE: list[tuple[type[WebhookError], str, int]] = [
     (InvalidDeliveryId, "invalid_delivery_id", 400),
     (InProgress, "in_progress", 409),
     (StoreUnavailable, "store_unavailable", 503),
+    (QueueUnavailable, "queue_unavailable", 503),  # background mode: not durably enqueued
     (HandlerError, "handler_error", 500),
 ]
 BASES: list[type[WebhookError]] = [WebhookError, VerificationError]

@@ -92,13 +92,19 @@ def test_a_body_cannot_set_the_receiver_filled_fields() -> None:
     body = (
         b'{"event":"task.created","timestamp":1,"data":{"id":"t-1"},'
         b'"__cortexhooks_delivery_id__":"forged","__cortexhooks_webhook_id__":"forged",'
-        b'"__cortexhooks_raw__":"Zm9yZ2Vk","deliveryId":"forged","raw":"forged"}'
+        b'"__cortexhooks_raw__":"Zm9yZ2Vk","deliveryId":"forged","raw":"forged",'
+        b'"__cortexhooks_attempt__":7,"attempt":7}'
     )
     for candidate in (body, body.replace(b"task.created", b"crane.moved")):
         event = decode_event(candidate)
         assert event.delivery_id is None
         assert event.webhook_id is None
+        assert event.attempt == 1
         assert event.raw == candidate
+    attempt_only = (
+        b'{"event":"task.created","timestamp":1,"data":{"id":"t-1"},"__cortexhooks_attempt__":3}'
+    )
+    assert decode_event(attempt_only).attempt == 1
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The dedup store contract, one list of cases run against every store: memory, SQLite, Redis.
+"""The dedup store contract, one list of cases run against every store: memory, SQLite, Redis,
+and the job queues that are dedup stores too (SQLite and PostgreSQL).
 
 Time is travelled, never slept: memory and SQLite take an injected clock; for Redis, whose leases
 and retention are the server's own key expiry, ``advance`` walks the test's keys and shortens
@@ -20,6 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cortexhooks_receiver.jobs.postgres import PostgresQueue
+from cortexhooks_receiver.jobs.sqlite import SQLiteQueue
 from cortexhooks_receiver.stores import (
     AsyncStore,
     ClaimState,
@@ -83,7 +86,7 @@ def free_port() -> int:
     return port
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "sqlite-queue", "postgres-queue"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     """Each store in turn, empty, with its own notion of time."""
     if request.param == "memory":
@@ -95,6 +98,19 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         sqlite = SQLiteStore(tmp_path / "dedup.db", clock=clock)
         yield Harness("sqlite", sqlite, lambda s: setattr(clock, "now", clock.now + s))
         sqlite.close()
+    elif request.param == "sqlite-queue":
+        clock = FakeClock()
+        queue = SQLiteQueue(tmp_path / "hooks.db", clock=clock)
+        yield Harness("sqlite-queue", queue, lambda s: setattr(clock, "now", clock.now + s))
+        queue.close()
+    elif request.param == "postgres-queue":
+        dsn = request.getfixturevalue("postgres_dsn")
+        clock = FakeClock()
+        pg = PostgresQueue(dsn, schema=request.getfixturevalue("postgres_schema"), clock=clock)
+        try:
+            yield Harness("postgres-queue", pg, lambda s: setattr(clock, "now", clock.now + s))
+        finally:
+            pg.close()
     else:
         url = request.getfixturevalue("redis_url")
         store = RedisStore(url, prefix=f"test-{uuid.uuid4().hex}:")
@@ -291,13 +307,24 @@ def test_async_methods_follow_the_same_protocol(harness: Harness) -> None:
 def _unreachable_store(case: str, tmp_path: Path) -> Store:
     if case == "sqlite-missing-directory":
         return SQLiteStore(tmp_path / "missing" / "dedup.db")
+    if case == "sqlite-queue-missing-directory":
+        return SQLiteQueue(tmp_path / "missing" / "hooks.db")
+    if case == "postgres-queue-closed-port":
+        return PostgresQueue(f"postgresql://postgres@127.0.0.1:{free_port()}/test")
     if case == "sqlite-path-is-a-directory":
         return SQLiteStore(tmp_path)
     return RedisStore(f"redis://127.0.0.1:{free_port()}/0")
 
 
 @pytest.mark.parametrize(
-    "case", ["sqlite-missing-directory", "sqlite-path-is-a-directory", "redis-closed-port"]
+    "case",
+    [
+        "sqlite-missing-directory",
+        "sqlite-path-is-a-directory",
+        "redis-closed-port",
+        "sqlite-queue-missing-directory",
+        "postgres-queue-closed-port",
+    ],
 )
 def test_unreachable_store_raises_store_error_from_every_method(case: str, tmp_path: Path) -> None:
     store = _unreachable_store(case, tmp_path)

@@ -1,4 +1,5 @@
-"""The ``cortexhooks`` command: listen, trigger, sign, verify, events, serve, replay, demo, journal.
+"""The ``cortexhooks`` command: listen, trigger, sign, verify, events, serve, replay, demo, journal,
+and worker, dead-letters, queue (background mode).
 
 ``main(argv)`` runs one command and returns its exit code: 0 success, 1 the command's check
 failed (non-2xx answer, invalid signature, unexpected demo outcome), 2 bad usage or
@@ -18,7 +19,21 @@ from typing import Final, TextIO
 from cortexhooks_receiver._version import __version__
 from cortexhooks_receiver.errors import ConfigurationError
 
-from . import demo, events, journal, listen, replay, secret, serve, sign, trigger, verify
+from . import (
+    dead_letters,
+    demo,
+    events,
+    journal,
+    listen,
+    queue,
+    replay,
+    secret,
+    serve,
+    sign,
+    trigger,
+    verify,
+    worker,
+)
 from ._common import EXIT_USAGE, CLIError, Console
 
 __all__ = ["build_parser", "main"]
@@ -36,7 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cortexhooks {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (demo, listen, trigger, sign, verify, events, serve, replay, secret, journal):
+    for module in (
+        demo,
+        listen,
+        trigger,
+        sign,
+        verify,
+        events,
+        serve,
+        replay,
+        secret,
+        journal,
+        worker,
+        dead_letters,
+        queue,
+    ):
         module.register(subparsers)
     return parser
 

@@ -1,49 +1,72 @@
-"""Find the user's Receiver from ``MODULE:ATTR``, the way gunicorn and uvicorn find an app.
+"""The receiver a command works on, named ``MODULE:ATTR`` (as gunicorn and uvicorn name an app).
 
 ``MODULE`` is imported with the working directory on ``sys.path``; ``ATTR`` (dotted for nested
 attributes) names a :class:`~cortexhooks_receiver.Receiver`, or anything that holds one in its
-``receiver`` attribute (the WSGI/ASGI ``WebhookApp``, the Flask extension).
+``receiver`` attribute (the WSGI/ASGI ``WebhookApp``, the Flask extension). Also the queue of
+that receiver, for the background-mode commands.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
-
-from cortexhooks_receiver.receiver import Receiver
+import argparse
+import logging
+from typing import TYPE_CHECKING
 
 from ._common import CLIError
 
-__all__ = ["load_receiver"]
+if TYPE_CHECKING:
+    from cortexhooks_receiver.jobs import Queue
+    from cortexhooks_receiver.receiver import Receiver
+
+__all__ = ["add_target", "configure_logging", "queue_of", "receiver_of"]
 
 
-def load_receiver(spec: str) -> Receiver:
-    """Import ``MODULE:ATTR`` and return the Receiver it names.
+def add_target(parser: argparse.ArgumentParser) -> None:
+    """Add the positional ``MODULE:ATTR`` argument (the receiver)."""
+    parser.add_argument(
+        "target",
+        metavar="MODULE:ATTR",
+        help="where your Receiver is, e.g. myapp.hooks:receiver (the module the web app uses)",
+    )
+
+
+def receiver_of(spec: str) -> Receiver:
+    """Import the receiver ``spec`` names (or the one the object it names holds).
 
     Raises:
-        CLIError: ``spec`` is not ``MODULE:ATTR``, the module cannot be imported (or raised on
-            import), the attribute is missing, or it is not (and does not hold) a Receiver.
+        ConfigurationError: ``spec`` is not ``MODULE:ATTR``, or cannot be imported.
+        CLIError: it names something that is not (and does not hold) a Receiver.
     """
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise CLIError(f"{spec!r} is not MODULE:ATTR (e.g. myapp.hooks:receiver)")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        found: object = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise CLIError(f"cannot import {module_name}: {exc}") from None
-    except Exception as exc:  # the user's module failed while being imported
-        raise CLIError(f"importing {module_name} raised {type(exc).__name__}: {exc}") from None
-    for part in attr.split("."):
-        try:
-            found = getattr(found, part)
-        except AttributeError:
-            raise CLIError(f"{module_name} has no attribute {attr!r}") from None
+    from cortexhooks_receiver._imports import import_object
+    from cortexhooks_receiver.receiver import Receiver
+
+    found = import_object(spec)
     held = getattr(found, "receiver", None)
     if not isinstance(found, Receiver) and isinstance(held, Receiver):
         found = held
     if not isinstance(found, Receiver):
         raise CLIError(f"{spec} is a {type(found).__name__}, not a cortexhooks Receiver")
     return found
+
+
+def queue_of(spec: str) -> Queue:
+    """The queue of the receiver ``spec`` names.
+
+    Raises:
+        ConfigurationError: the name cannot be imported.
+        CLIError: not a receiver, or one without a queue (inline mode).
+    """
+    queue = receiver_of(spec).queue
+    if queue is None:
+        raise CLIError(f"{spec} runs its handlers inline: it has no queue (Receiver(queue=...))")
+    return queue
+
+
+def configure_logging(verbose: bool) -> None:
+    """Send the package's logs to stderr (INFO, or DEBUG) unless the app configured logging."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )

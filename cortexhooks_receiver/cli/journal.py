@@ -24,7 +24,7 @@ from cortexhooks_receiver.journal import Journal, Receipt, open_journal
 from cortexhooks_receiver.journal.base import DEFAULT_LIMIT
 
 from ._common import EXIT_FAILED, EXIT_OK, CLIError, Console, add_json_flag
-from ._target import load_receiver
+from ._target import receiver_of
 
 __all__ = ["parse_since", "register", "run"]
 
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 def _journal(target: str) -> Journal:
     if "://" in target:
         return open_journal(target)
-    journal = load_receiver(target).journal
+    journal = receiver_of(target).journal
     if journal is None:
         raise CLIError(f"{target} has no journal: build it with journal='sqlite:///hooks.db'")
     return journal
@@ -189,7 +189,7 @@ def _rerun(args: argparse.Namespace, console: Console) -> int:
             "rerun needs the receiver (its secrets, store and handlers): pass MODULE:ATTR, "
             "not a journal URL"
         )
-    receiver = load_receiver(args.target)
+    receiver = receiver_of(args.target)
     try:
         outcome = receiver.rerun(args.receipt_id)
     except JournalError as exc:

@@ -45,7 +45,7 @@ def decode_event(body: bytes | bytearray | memoryview) -> AnyEvent:
     milliseconds) and ``data`` (object). Unknown fields are ignored; an event name this version
     does not know decodes to :class:`UnknownEvent` (never an error). The returned event's ``raw``
     is the body (as ``bytes``); ``delivery_id`` and ``webhook_id`` are ``None`` (the receiver
-    fills them from the headers).
+    fills them from the headers) and ``attempt`` is 1 (a worker sets the job's attempt).
 
     Raises:
         InvalidPayload: for anything else (not UTF-8, a byte order mark, not JSON, not an object,
@@ -58,7 +58,7 @@ def decode_event(body: bytes | bytearray | memoryview) -> AnyEvent:
     except _DECODE_ERRORS as exc:
         return _decode_cold(body, exc)
     force_setattr(event, "raw", body if type(body) is bytes else bytes(body))
-    if event.delivery_id is not None or event.webhook_id is not None:
+    if event.delivery_id is not None or event.webhook_id is not None or event.attempt != 1:
         _reset_ids(event)
     return event
 
@@ -67,6 +67,7 @@ def _reset_ids(event: AnyEvent) -> None:
     # The receiver, not the body, decides these; a body that names the internal keys loses them.
     force_setattr(event, "delivery_id", None)
     force_setattr(event, "webhook_id", None)
+    force_setattr(event, "attempt", 1)
 
 
 def _decode_cold(body: bytes | bytearray | memoryview, first: Exception) -> AnyEvent:
@@ -82,7 +83,7 @@ def _decode_cold(body: bytes | bytearray | memoryview, first: Exception) -> AnyE
         # A known event whose data does not match its model: report the typed decoder's error.
         raise _invalid(first, body) from None
     force_setattr(event, "raw", bytes(body))
-    if event.delivery_id is not None or event.webhook_id is not None:
+    if event.delivery_id is not None or event.webhook_id is not None or event.attempt != 1:
         _reset_ids(event)
     return event
 

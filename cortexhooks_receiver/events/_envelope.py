@@ -43,6 +43,7 @@ _PLAIN_DECODER = msgspec.json.Decoder(dict[str, Any], float_hook=exact_decimal)
 _RAW_KEY = "__cortexhooks_raw__"
 _DELIVERY_KEY = "__cortexhooks_delivery_id__"
 _WEBHOOK_KEY = "__cortexhooks_webhook_id__"
+_ATTEMPT_KEY = "__cortexhooks_attempt__"
 
 
 class Event(msgspec.Struct, Generic[T], frozen=True, kw_only=True, rename="camel"):
@@ -62,6 +63,9 @@ class Event(msgspec.Struct, Generic[T], frozen=True, kw_only=True, rename="camel
             decoding (with :func:`msgspec.structs.force_setattr`); ``None`` when absent or when
             the event was decoded outside a receiver. Never read from the body.
         webhook_id: the ``X-CortexBuild-Webhook-Id`` header, filled in like ``delivery_id``.
+        attempt: which try at the handlers this is, from 1: always 1 inline; in background mode
+            the worker fills it in (like ``delivery_id``) with the job's attempt, so a handler
+            can tell a retry from the first run. Never read from the body.
         raw: the exact body bytes the event was decoded from (set by ``decode_event``, never
             read from the JSON), for fields the models do not know yet: see :meth:`json`.
     """
@@ -76,6 +80,7 @@ class Event(msgspec.Struct, Generic[T], frozen=True, kw_only=True, rename="camel
     user_id: str | None = None
     delivery_id: str | None = msgspec.field(default=None, name=_DELIVERY_KEY)
     webhook_id: str | None = msgspec.field(default=None, name=_WEBHOOK_KEY)
+    attempt: int = msgspec.field(default=1, name=_ATTEMPT_KEY)
     raw: bytes = msgspec.field(default=b"", name=_RAW_KEY)
 
     @property

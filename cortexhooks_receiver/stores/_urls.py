@@ -28,7 +28,7 @@ from cortexhooks_receiver.errors import ConfigurationError
 from .base import Store
 from .memory import MemoryStore
 
-__all__ = ["open_store_url"]
+__all__ = ["open_store_url", "sqlite_settings"]
 
 _HINT = "use memory://, sqlite:///path.db or redis://host:6379/0"
 _WHAT = "dedup store"
@@ -59,19 +59,27 @@ def _open_memory(rest: str) -> Store:
 
 
 def _open_sqlite(rest: str) -> Store:
-    location, _, query = rest.partition("?")
-    path = sqlite_path(location, _WHAT)
-    found = options(query, ("busy_timeout", "prune_every"), "sqlite", _WHAT)
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(
+    path, busy_timeout, prune_every = sqlite_settings(rest)
+    return SQLiteStore(path, busy_timeout=busy_timeout, prune_every=prune_every)
+
+
+def sqlite_settings(rest: str, what: str = _WHAT) -> tuple[str, float, int]:
+    """Return ``(path, busy_timeout, prune_every)`` of a SQLite URL (``rest``: after ``://``).
+
+    The one reading of SQLite URLs: the dedup store's and the job queue's.
+
+    Raises:
+        ConfigurationError: an in-memory database, no file path, or an unknown or invalid option.
+    """
+    location, _, query = rest.partition("?")
+    path = sqlite_path(location, what)
+    found = options(query, ("busy_timeout", "prune_every"), "sqlite", what)
+    return (
         path,
-        busy_timeout=float(url_number(found, "busy_timeout", float, _WHAT))
-        if "busy_timeout" in found
-        else 5.0,
-        prune_every=int(url_number(found, "prune_every", int, _WHAT))
-        if "prune_every" in found
-        else 256,
+        float(url_number(found, "busy_timeout", float, what)) if "busy_timeout" in found else 5.0,
+        int(url_number(found, "prune_every", int, what)) if "prune_every" in found else 256,
     )
 
 

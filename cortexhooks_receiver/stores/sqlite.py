@@ -26,10 +26,11 @@ compared across processes, which do not share a monotonic clock.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
 from cortexhooks_receiver._sqlite import SQLiteFile, check_file_path
@@ -37,7 +38,7 @@ from cortexhooks_receiver.errors import ConfigurationError
 
 from .base import ClaimState, StoreError
 
-__all__ = ["SQLiteStore"]
+__all__ = ["SQLiteStore", "write_transaction"]
 
 _CLAIMED: Final = 0
 _DONE: Final = 1
@@ -58,10 +59,29 @@ _PRUNE_ALL: Final = "DELETE FROM cortexhooks_dedup WHERE expires_at <= ?"
 _COUNT: Final = "SELECT count(*) FROM cortexhooks_dedup"
 
 
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` (the write lock taken before anything is read), then ``COMMIT``.
+
+    Any exception rolls the transaction back and propagates.
+
+    Raises:
+        sqlite3.Error: the lock stayed taken beyond the busy timeout, or a statement failed.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 class _Statements:
     """SQL text for a given number of keys (built once per key count, normally 1 and 2)."""
 
-    __slots__ = ("complete", "insert_claim", "release", "select")
+    __slots__ = ("release", "select", "upsert")
 
     def __init__(self, count: int) -> None:
         # Only "?" placeholders are interpolated: keys and values are always bound parameters.
@@ -71,11 +91,10 @@ class _Statements:
             "SELECT state, token FROM cortexhooks_dedup "  # noqa: S608
             f"WHERE key IN ({marks}) AND expires_at > ?"
         )
-        self.insert_claim = (
+        self.upsert = (
             "INSERT OR REPLACE INTO cortexhooks_dedup (key, state, token, expires_at) "  # noqa: S608
             f"VALUES {rows}"
         )
-        self.complete = self.insert_claim
         self.release = (
             "DELETE FROM cortexhooks_dedup "  # noqa: S608
             f"WHERE key IN ({marks}) AND state = 0 AND token = ?"
@@ -150,38 +169,38 @@ class SQLiteStore:
             StoreError: the database cannot be opened, written, or stayed locked beyond
                 ``busy_timeout``.
         """
-        sql = self._sql(len(keys))
         file = self._file
         with file.lock:
             try:
                 conn = file.connection()
-                conn.execute("BEGIN IMMEDIATE")
-                now = self._clock()  # read once the write lock is ours, not before waiting
-                try:
-                    rows = conn.execute(sql.select, (*keys, now)).fetchall()
-                    held = False
-                    for state, holder in rows:
-                        if state == _DONE:
-                            conn.execute("COMMIT")
-                            return ClaimState.DONE
-                        if holder != token:
-                            held = True
-                    if held:
-                        conn.execute("COMMIT")
-                        return ClaimState.IN_PROGRESS
-                    expires = now + lease
-                    params: list[object] = []
-                    for key in keys:
-                        params += (key, _CLAIMED, token, expires)
-                    conn.execute(sql.insert_claim, params)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+                with write_transaction(conn):
+                    now = self._clock()  # read once the write lock is ours, not before waiting
+                    state = self._claim_state(conn, keys, token, now)
+                    if state is ClaimState.NEW:
+                        self._write_keys(conn, keys, _CLAIMED, token, now + lease)
             except sqlite3.Error as exc:
                 raise self._fail(exc, "claim a delivery") from exc
-        return ClaimState.NEW
+        return state
+
+    def _claim_state(
+        self, conn: sqlite3.Connection, keys: Sequence[str], token: str, now: float
+    ) -> ClaimState:
+        """What ``claim`` would answer at ``now``; inside the caller's write transaction."""
+        held = False
+        for state, holder in conn.execute(self._sql(len(keys)).select, (*keys, now)):
+            if state == _DONE:
+                return ClaimState.DONE
+            if holder != token:
+                held = True
+        return ClaimState.IN_PROGRESS if held else ClaimState.NEW
+
+    def _write_keys(
+        self, conn: sqlite3.Connection, keys: Sequence[str], state: int, token: str, expires: float
+    ) -> None:
+        params: list[object] = []
+        for key in keys:
+            params += (key, state, token, expires)
+        conn.execute(self._sql(len(keys)).upsert, params)
 
     def complete(self, keys: Sequence[str], retention: float, token: str) -> None:
         """Mark ``keys`` done for ``retention`` seconds (one statement), whoever holds them.
@@ -191,22 +210,27 @@ class SQLiteStore:
         Raises:
             StoreError: the database cannot be opened or written.
         """
-        sql = self._sql(len(keys))
         now = self._clock()
-        expires = now + retention
-        params: list[object] = []
-        for key in keys:
-            params += (key, _DONE, token, expires)
         file = self._file
         with file.lock:
             try:
-                conn = file.connection()
-                conn.execute(sql.complete, params)
-                self._completions += 1
-                if self.prune_every and self._completions % self.prune_every == 0:
-                    conn.execute(_PRUNE, (now,))
+                self._complete_in(file.connection(), keys, token, now, retention)
             except sqlite3.Error as exc:
                 raise self._fail(exc, "complete a delivery") from exc
+
+    def _complete_in(
+        self,
+        conn: sqlite3.Connection,
+        keys: Sequence[str],
+        token: str,
+        now: float,
+        retention: float,
+    ) -> None:
+        """Mark ``keys`` done (and now and then prune), in the caller's transaction if any."""
+        self._write_keys(conn, keys, _DONE, token, now + retention)
+        self._completions += 1
+        if self.prune_every and self._completions % self.prune_every == 0:
+            conn.execute(_PRUNE, (now,))
 
     def release(self, keys: Sequence[str], token: str) -> None:
         """Delete the claims on ``keys`` still held by ``token`` (compare-and-delete).

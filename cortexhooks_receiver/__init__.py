@@ -6,6 +6,7 @@
 from typing import TYPE_CHECKING
 
 from . import events
+from ._hooks import RejectedRequest
 from ._version import __version__
 from .errors import (
     BodyAlreadyConsumed,
@@ -29,11 +30,14 @@ from .errors import (
     PermanentError,
     QueueError,
     QueueUnavailable,
+    RateLimited,
+    SecretLookupFailed,
     SecretTypeError,
     SignatureMismatch,
     StoreError,
     StoreUnavailable,
     TimestampOutOfTolerance,
+    UnknownWebhook,
     UnsupportedMediaType,
     UsageError,
     VerificationError,
@@ -72,14 +76,18 @@ __all__ = [
     "PermanentError",
     "QueueError",
     "QueueUnavailable",
+    "RateLimited",
     "Receiver",
+    "RejectedRequest",
     "Router",
+    "SecretLookupFailed",
     "SecretTypeError",
     "SignatureMismatch",
     "StoreError",
     "StoreUnavailable",
     "TimestampOutOfTolerance",
     "UnknownEvent",
+    "UnknownWebhook",
     "UnsupportedMediaType",
     "UsageError",
     "VerificationError",

@@ -1,21 +1,24 @@
 """Crossing between sync and async code: run a coroutine from sync code, a call in a thread.
 
-The one home of the package's thread helpers: the receiver's async driver runs sync handlers
-with :func:`to_thread`, :class:`~cortexhooks_receiver.stores.SyncStoreAsAsync` runs blocking
-store calls with it, and :func:`run_sync` awaits async handlers (and ASGI apps) from sync code.
-asyncio is imported on first use: it costs a third of the package's import time.
+The one home of the package's thread helpers: :func:`is_async_callable` tells which user
+functions (handlers, hooks, secret lookups) must be awaited, the receiver's async driver runs
+sync handlers with :func:`to_thread`, :class:`~cortexhooks_receiver.stores.SyncStoreAsAsync` runs
+blocking store calls with it, and :func:`run_sync` awaits async handlers (and ASGI apps) from
+sync code. asyncio is imported on first use: it costs a third of the package's import time.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextvars
+import functools
+import inspect
 import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["run_sync", "to_thread"]
+__all__ = ["is_async_callable", "run_sync", "to_thread"]
 
 _T = TypeVar("_T")
 
@@ -265,3 +268,19 @@ async def to_thread(func: Callable[..., _T], *args: Any) -> _T:
     from asyncio import to_thread as _to_thread
 
     return await _to_thread(func, *args)
+
+
+def is_async_callable(func: object) -> bool:
+    """Return whether calling ``func`` returns a coroutine .
+
+    ``async def`` functions, ``functools.partial`` of them and objects whose ``__call__`` is
+    ``async def``. Never raises.
+    """
+    while isinstance(func, functools.partial):
+        func = func.func
+    if inspect.iscoroutinefunction(func):
+        return True
+    if inspect.isroutine(func) or isinstance(func, type):
+        return False
+    call = getattr(func, "__call__", None)  # noqa: B004 - a callable instance's own __call__
+    return call is not None and inspect.iscoroutinefunction(call)

@@ -10,9 +10,10 @@ then refuse.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
+    "ID_CHARS",
     "HeaderView",
     "Headers",
     "header_values",
@@ -22,6 +23,9 @@ __all__ = [
 ]
 
 Headers = Mapping[str, Any] | Iterable[tuple[Any, Any]]
+
+ID_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
+"""The characters of a plausible delivery or webhook id header (1-128 of them)."""
 
 
 class HeaderView(dict[str, Any]):
@@ -153,8 +157,8 @@ def header_values(headers: Headers, names: tuple[str, ...]) -> tuple[str | None,
     Only an environ (a WSGI environ, Django's ``request.META``) is read by CGI names. Off the hot
     path (the journal's receipts of refused requests). Never raises.
     """
-    if type(headers) is dict and ("wsgi.version" in headers or "REQUEST_METHOD" in headers):
-        get = headers.get
+    if _is_environ(headers):
+        get = headers.get  # type: ignore[union-attr]
         return tuple(_str(get("HTTP_" + name.upper().replace("-", "_"))) for name in names)
     view = header_view(headers)
     return tuple(_str(view.get(name)) for name in names)

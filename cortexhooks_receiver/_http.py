@@ -20,6 +20,7 @@ REASONS: Final[Mapping[int, str]] = MappingProxyType(
         409: "Conflict",
         413: "Content Too Large",
         415: "Unsupported Media Type",
+        429: "Too Many Requests",
         500: "Internal Server Error",
         503: "Service Unavailable",
     }

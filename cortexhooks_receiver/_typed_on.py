@@ -2,13 +2,14 @@
 # Do not edit: change the table and re-run the script.
 """Typed overloads of ``on()``: a handler of ``"invoice.paid"`` must accept ``InvoicePaid``.
 
-``TypedOn`` is a mixin: a class that inherits it and implements ``_on(names, allow_unknown)`` gets
-an ``on()`` decorator whose overloads mypy and pyright check against the event catalog.
+``TypedOn`` is a mixin: a class that inherits it and implements ``_on(names, allow_unknown, ...)``
+gets an ``on()`` decorator whose overloads mypy and pyright check against the event catalog: the
+handler and the ``where=`` filter of ``"invoice.paid"`` both receive an ``InvoicePaid``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, Literal, TypeVar, overload
 
 from .events import _classes as ev
@@ -85,222 +86,537 @@ class TypedOn:
 
     @overload
     def on(
-        self, name: Literal["project.created"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["project.created"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.ProjectCreated], object] | None = ...,
     ) -> Callable[[_H_project_created], _H_project_created]: ...
 
     @overload
     def on(
-        self, name: Literal["project.updated"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["project.updated"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.ProjectUpdated], object] | None = ...,
     ) -> Callable[[_H_project_updated], _H_project_updated]: ...
 
     @overload
     def on(
-        self, name: Literal["project.completed"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["project.completed"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.ProjectCompleted], object] | None = ...,
     ) -> Callable[[_H_project_completed], _H_project_completed]: ...
 
     @overload
     def on(
-        self, name: Literal["project.status_changed"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["project.status_changed"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.ProjectStatusChanged], object] | None = ...,
     ) -> Callable[[_H_project_status_changed], _H_project_status_changed]: ...
 
     @overload
     def on(
-        self, name: Literal["project.deleted"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["project.deleted"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.ProjectDeleted], object] | None = ...,
     ) -> Callable[[_H_project_deleted], _H_project_deleted]: ...
 
     @overload
     def on(
-        self, name: Literal["task.created"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["task.created"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.TaskCreated], object] | None = ...,
     ) -> Callable[[_H_task_created], _H_task_created]: ...
 
     @overload
     def on(
-        self, name: Literal["task.assigned"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["task.assigned"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.TaskAssigned], object] | None = ...,
     ) -> Callable[[_H_task_assigned], _H_task_assigned]: ...
 
     @overload
     def on(
-        self, name: Literal["task.updated"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["task.updated"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.TaskUpdated], object] | None = ...,
     ) -> Callable[[_H_task_updated], _H_task_updated]: ...
 
     @overload
     def on(
-        self, name: Literal["task.completed"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["task.completed"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.TaskCompleted], object] | None = ...,
     ) -> Callable[[_H_task_completed], _H_task_completed]: ...
 
     @overload
     def on(
-        self, name: Literal["task.overdue"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["task.overdue"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.TaskOverdue], object] | None = ...,
     ) -> Callable[[_H_task_overdue], _H_task_overdue]: ...
 
     @overload
     def on(
-        self, name: Literal["task.deleted"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["task.deleted"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.TaskDeleted], object] | None = ...,
     ) -> Callable[[_H_task_deleted], _H_task_deleted]: ...
 
     @overload
     def on(
-        self, name: Literal["invoice.created"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["invoice.created"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.InvoiceCreated], object] | None = ...,
     ) -> Callable[[_H_invoice_created], _H_invoice_created]: ...
 
     @overload
     def on(
-        self, name: Literal["invoice.sent"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["invoice.sent"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.InvoiceSent], object] | None = ...,
     ) -> Callable[[_H_invoice_sent], _H_invoice_sent]: ...
 
     @overload
     def on(
-        self, name: Literal["invoice.paid"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["invoice.paid"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.InvoicePaid], object] | None = ...,
     ) -> Callable[[_H_invoice_paid], _H_invoice_paid]: ...
 
     @overload
     def on(
-        self, name: Literal["invoice.overdue"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["invoice.overdue"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.InvoiceOverdue], object] | None = ...,
     ) -> Callable[[_H_invoice_overdue], _H_invoice_overdue]: ...
 
     @overload
     def on(
-        self, name: Literal["expense.created"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["expense.created"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.ExpenseCreated], object] | None = ...,
     ) -> Callable[[_H_expense_created], _H_expense_created]: ...
 
     @overload
     def on(
-        self, name: Literal["expense.approved"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["expense.approved"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.ExpenseApproved], object] | None = ...,
     ) -> Callable[[_H_expense_approved], _H_expense_approved]: ...
 
     @overload
     def on(
-        self, name: Literal["incident.reported"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["incident.reported"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.IncidentReported], object] | None = ...,
     ) -> Callable[[_H_incident_reported], _H_incident_reported]: ...
 
     @overload
     def on(
-        self, name: Literal["incident.resolved"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["incident.resolved"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.IncidentResolved], object] | None = ...,
     ) -> Callable[[_H_incident_resolved], _H_incident_resolved]: ...
 
     @overload
     def on(
-        self, name: Literal["inspection.completed"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["inspection.completed"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.InspectionCompleted], object] | None = ...,
     ) -> Callable[[_H_inspection_completed], _H_inspection_completed]: ...
 
     @overload
     def on(
-        self, name: Literal["safety.violation"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["safety.violation"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.SafetyViolation], object] | None = ...,
     ) -> Callable[[_H_safety_violation], _H_safety_violation]: ...
 
     @overload
     def on(
-        self, name: Literal["document.uploaded"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["document.uploaded"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.DocumentUploaded], object] | None = ...,
     ) -> Callable[[_H_document_uploaded], _H_document_uploaded]: ...
 
     @overload
     def on(
-        self, name: Literal["document.approved"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["document.approved"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.DocumentApproved], object] | None = ...,
     ) -> Callable[[_H_document_approved], _H_document_approved]: ...
 
     @overload
     def on(
-        self, name: Literal["document.rejected"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["document.rejected"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.DocumentRejected], object] | None = ...,
     ) -> Callable[[_H_document_rejected], _H_document_rejected]: ...
 
     @overload
     def on(
-        self, name: Literal["drawing.revised"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["drawing.revised"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.DrawingRevised], object] | None = ...,
     ) -> Callable[[_H_drawing_revised], _H_drawing_revised]: ...
 
     @overload
     def on(
-        self, name: Literal["user.joined"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["user.joined"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.UserJoined], object] | None = ...,
     ) -> Callable[[_H_user_joined], _H_user_joined]: ...
 
     @overload
     def on(
-        self, name: Literal["user.updated"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["user.updated"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.UserUpdated], object] | None = ...,
     ) -> Callable[[_H_user_updated], _H_user_updated]: ...
 
     @overload
     def on(
-        self, name: Literal["user.deactivated"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["user.deactivated"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.UserDeactivated], object] | None = ...,
     ) -> Callable[[_H_user_deactivated], _H_user_deactivated]: ...
 
     @overload
     def on(
-        self, name: Literal["agent.executed"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["agent.executed"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AgentExecuted], object] | None = ...,
     ) -> Callable[[_H_agent_executed], _H_agent_executed]: ...
 
     @overload
     def on(
-        self, name: Literal["agent.subscribed"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["agent.subscribed"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AgentSubscribed], object] | None = ...,
     ) -> Callable[[_H_agent_subscribed], _H_agent_subscribed]: ...
 
     @overload
     def on(
-        self, name: Literal["agent.published"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["agent.published"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AgentPublished], object] | None = ...,
     ) -> Callable[[_H_agent_published], _H_agent_published]: ...
 
     @overload
     def on(
-        self, name: Literal["project.*"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["project.*"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyProjectEvent], object] | None = ...,
     ) -> Callable[[_H_project_any], _H_project_any]: ...
 
     @overload
     def on(
-        self, name: Literal["task.*"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["task.*"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyTaskEvent], object] | None = ...,
     ) -> Callable[[_H_task_any], _H_task_any]: ...
 
     @overload
     def on(
-        self, name: Literal["invoice.*"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["invoice.*"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyInvoiceEvent], object] | None = ...,
     ) -> Callable[[_H_invoice_any], _H_invoice_any]: ...
 
     @overload
     def on(
-        self, name: Literal["expense.*"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["expense.*"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyExpenseEvent], object] | None = ...,
     ) -> Callable[[_H_expense_any], _H_expense_any]: ...
 
     @overload
     def on(
-        self, name: Literal["incident.*"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["incident.*"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyIncidentEvent], object] | None = ...,
     ) -> Callable[[_H_incident_any], _H_incident_any]: ...
 
     @overload
     def on(
-        self, name: Literal["inspection.*"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["inspection.*"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyInspectionEvent], object] | None = ...,
     ) -> Callable[[_H_inspection_any], _H_inspection_any]: ...
 
     @overload
     def on(
-        self, name: Literal["safety.*"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["safety.*"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnySafetyEvent], object] | None = ...,
     ) -> Callable[[_H_safety_any], _H_safety_any]: ...
 
     @overload
     def on(
-        self, name: Literal["document.*"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["document.*"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyDocumentEvent], object] | None = ...,
     ) -> Callable[[_H_document_any], _H_document_any]: ...
 
     @overload
     def on(
-        self, name: Literal["drawing.*"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["drawing.*"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyDrawingEvent], object] | None = ...,
     ) -> Callable[[_H_drawing_any], _H_drawing_any]: ...
 
     @overload
     def on(
-        self, name: Literal["user.*"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["user.*"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyUserEvent], object] | None = ...,
     ) -> Callable[[_H_user_any], _H_user_any]: ...
 
     @overload
     def on(
-        self, name: Literal["agent.*"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["agent.*"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyAgentEvent], object] | None = ...,
     ) -> Callable[[_H_agent_any], _H_agent_any]: ...
 
     @overload
     def on(
-        self, name: Literal["*"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["*"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyEvent], object] | None = ...,
     ) -> Callable[[_H_any], _H_any]: ...
 
     @overload
-    def on(self, *names: str | Iterable[str], allow_unknown: bool = ...) -> Callable[[_F], _F]: ...
-    def on(self, *names: str | Iterable[str], allow_unknown: bool = False) -> Callable[[_F], _F]:
+    def on(
+        self,
+        *names: str | Iterable[str],
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyEvent], object] | None = ...,
+    ) -> Callable[[_F], _F]: ...
+    def on(
+        self,
+        *names: str | Iterable[str],
+        allow_unknown: bool = False,
+        project_ids: Collection[str] | None = None,
+        company_ids: Collection[str] | None = None,
+        where: Callable[[Any], object] | None = None,
+    ) -> Callable[[_F], _F]:
         """Register the decorated function as a handler of the named events; return it unchanged.
 
         ``names`` are exact event names (``"invoice.paid"``), lists of names, family wildcards
@@ -308,14 +624,29 @@ class TypedOn:
         unknown ones included). The handler is called with the event as its only argument; it may
         be a plain or an ``async`` function. Several handlers per event are allowed.
 
+        Filters narrow the events the handler runs for; all that are given must accept the event.
+        ``project_ids``: the event's project id (see the events reference) is one of these;
+        ``company_ids``: the envelope's ``companyId`` is one of these; ``where``: a function of the
+        typed event that returns true. A delivery that no handler accepts is still acknowledged.
+
         Raises:
             ConfigurationError: a name is not in the catalog and ``allow_unknown`` is false (typo
-                protection), a name is not a string, or no name was given.
+                protection), a name is not a string, or no name was given; ``project_ids`` for
+                events that carry no project id; an empty or ``str`` id collection; a ``where``
+                that is not callable.
         """
-        return self._on(names, allow_unknown)
+        return self._on(
+            names, allow_unknown, project_ids=project_ids, company_ids=company_ids, where=where
+        )
 
     def _on(
-        self, names: tuple[str | Iterable[str], ...], allow_unknown: bool
+        self,
+        names: tuple[str | Iterable[str], ...],
+        allow_unknown: bool,
+        *,
+        project_ids: Collection[str] | None = None,
+        company_ids: Collection[str] | None = None,
+        where: Callable[[Any], object] | None = None,
     ) -> Callable[[_F], _F]:
         """Implement ``on()``: return a decorator that registers its function."""
         raise NotImplementedError

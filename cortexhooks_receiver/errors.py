@@ -16,7 +16,9 @@
     │   ├── InvalidContentLength      400 invalid_content_length (adapters, before reading)
     │   ├── BodyAlreadyConsumed       500 body_already_consumed (adapters: the body was gone)
     │   ├── ReceiverMisconfigured     500 receiver_misconfigured (adapters: no receiver to run)
+    │   ├── RateLimited               429 rate_limited (with Retry-After)
     │   ├── VerificationError         401: the request is not provably genuine
+    │   │   ├── UnknownWebhook        401 unknown_webhook (secret_for knows no secret for it)
     │   │   ├── MissingSignature      401 missing_signature
     │   │   ├── MalformedSignature    401 malformed_signature
     │   │   ├── MissingTimestamp      401 missing_timestamp
@@ -29,6 +31,7 @@
     │   ├── InProgress                409 in_progress (with Retry-After)
     │   ├── StoreUnavailable          503 store_unavailable
     │   ├── QueueUnavailable          503 queue_unavailable (background mode: not enqueued)
+    │   ├── SecretLookupFailed        503 secret_lookup_failed (secret_for raised)
     │   └── HandlerError              500 handler_error
     ├── StoreError                    a dedup store's backing service failed or is unreachable
     ├── JournalError                  a receipt journal could not record or read (never changes
@@ -80,12 +83,15 @@ __all__ = [
     "PermanentError",
     "QueueError",
     "QueueUnavailable",
+    "RateLimited",
     "ReceiverMisconfigured",
+    "SecretLookupFailed",
     "SecretTypeError",
     "SignatureMismatch",
     "StoreError",
     "StoreUnavailable",
     "TimestampOutOfTolerance",
+    "UnknownWebhook",
     "UnsupportedMediaType",
     "UsageError",
     "VerificationError",
@@ -240,12 +246,47 @@ class ReceiverMisconfigured(WebhookError):
     default_hint = "Run the framework's checks (manage.py check): they name the setting to fix."
 
 
+class RateLimited(WebhookError):
+    """Too many requests: the global or this client's rate limit is spent (429, ``Retry-After``).
+
+    Decided before anything else of the request is read. CortexBuild retries such answers.
+
+    Args:
+        retry_after: seconds until the limit allows a request again, sent as ``Retry-After``.
+    """
+
+    code = "rate_limited"
+    status = 429
+    default_message = "Too many webhook requests; retry later."
+
+    def __init__(
+        self, message: str | None = None, *, hint: str | None = None, retry_after: int = 1
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.headers = (("Retry-After", str(retry_after)),)
+
+
 class VerificationError(WebhookError):
     """Base class of every authentication failure (401): the request is not provably genuine."""
 
     code = "verification_failed"
     status = 401
     default_message = "The webhook could not be verified."
+
+
+class UnknownWebhook(VerificationError):
+    """``secret_for`` knows no secret for the ``X-CortexBuild-Webhook-Id`` header (401).
+
+    Also answered when the header is missing or is not a plausible webhook id.
+    """
+
+    code = "unknown_webhook"
+    default_message = "This endpoint has no secret for the X-CortexBuild-Webhook-Id header."
+    default_hint = (
+        "The receiver chooses the secret by the webhook id: check that the webhook is registered "
+        "with this endpoint's secret_for lookup (a new webhook may take up to secret_for_ttl "
+        "seconds to be seen) and that no proxy strips X-CortexBuild-* headers."
+    )
 
 
 class MissingSignature(VerificationError):
@@ -370,6 +411,17 @@ class QueueUnavailable(WebhookError):
     code = "queue_unavailable"
     status = 503
     default_message = "The receiver cannot queue this delivery right now; retry later."
+
+
+class SecretLookupFailed(WebhookError):
+    """The ``secret_for`` lookup raised; the receiver cannot verify, so it asks for a retry (503).
+
+    The reason goes to the server log only (``cortexhooks_receiver`` logger).
+    """
+
+    code = "secret_lookup_failed"
+    status = 503
+    default_message = "The receiver cannot look up this webhook's secret right now; retry later."
 
 
 class HandlerError(WebhookError):

@@ -19,21 +19,23 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import msgspec
 
 from ._concurrency import run_sync, to_thread
-from ._config import SECRET_ENV_VAR
-from ._headers import Headers, header_values, webhook_headers
+from ._config import DEFAULT_SECRET_FOR_TTL, SECRET_ENV_VAR
+from ._headers import ID_CHARS, Headers, header_values, webhook_headers
 from ._heartbeat import Heartbeat
+from ._hooks import Hooks, RejectedRequest, rejected_request
 from ._logs import FailureLog, RefusalLog, UnhandledLog, journal_logger
 from ._logs import receiver_logger as logger
 from ._typed_on import TypedOn
 from ._unrecorded import UnrecordedCompletions
 from .errors import (
     ConfigurationError,
+    CortexHooksError,
     EventTooOld,
     HandlerError,
     InProgress,
@@ -42,12 +44,13 @@ from .errors import (
     PayloadTooLarge,
     QueueError,
     QueueUnavailable,
+    RateLimited,
     StoreUnavailable,
     UnsupportedMediaType,
     WebhookError,
 )
 from .events import AnyEvent, decode_event
-from .routing import Registration, Router, default_router
+from .routing import Registration, Router, accepted, default_router
 from .signature import (
     DEFAULT_TOLERANCE,
     Body,
@@ -60,9 +63,12 @@ from .signature import (
 from .stores import AsyncStore, ClaimState, MemoryStore, Store, SyncStoreAsAsync
 from .stores import open_store as _open_store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the options' modules are imported when an option is used
+    from ._proxies import TrustedProxies
+    from ._tenants import SecretFor, SecretsByWebhook
     from .jobs import Job, Queue
     from .journal import Journal, Receipt
+    from .ratelimit import Buckets, Rate, RateLimiter
     from .telemetry import Telemetry
 
 __all__ = [
@@ -86,11 +92,10 @@ _OK_HEADERS: Final[tuple[tuple[str, str], ...]] = (_JSON,)
 _OK_BODY: Final = b'{"received":true}'
 _DUPLICATE_BODY: Final = b'{"received":true,"duplicate":true}'
 _QUEUED_BODY: Final = b'{"received":true,"queued":true}'
-_DELIVERY_ID_CHARS: Final = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
-)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_OnError = TypeVar("_OnError", bound=Callable[[Any, Exception], object])
+_OnRejected = TypeVar("_OnRejected", bound=Callable[[WebhookError, RejectedRequest], object])
 
 
 class Outcome(msgspec.Struct, frozen=True, gc=False):
@@ -123,9 +128,17 @@ class Outcome(msgspec.Struct, frozen=True, gc=False):
         return 200 <= self.status < 300
 
 
-def _resolve_secrets(secret: str | None, secrets: Iterable[str] | None) -> SecretKeys:
+def _resolve_secrets(
+    secret: str | None, secrets: Iterable[str] | None, secret_for: SecretFor | None
+) -> SecretKeys | None:
     if secret is not None and secrets is not None:
         raise ConfigurationError("Pass either secret= or secrets=, not both.")
+    if secret_for is not None:
+        if secret is not None or secrets is not None:
+            raise ConfigurationError(
+                "Pass secret_for= alone: it chooses the secrets of each request by its webhook id."
+            )
+        return None
     if secrets is not None:
         return SecretKeys(secrets)
     if secret is None:
@@ -193,11 +206,13 @@ class _Delivery:
         "secret_index",
         "started",
         "token",
+        "webhook_id",
     )
 
     event: AnyEvent
     keys: tuple[str, ...]
     token: str
+    webhook_id: str  # set when secret_for must look the webhook id up
     handlers: tuple[Registration, ...]
     outcome: Outcome
     # Set only when the receiver has a journal (read with getattr where it may be missing):
@@ -224,11 +239,23 @@ class _Delivery:
         self.failure: Exception | None = None
 
 
+class _SecretsNotCached(CortexHooksError):
+    """Raised by ``_admit`` (and caught by the pipeline) when ``secret_for`` must be asked.
+
+    A signal inside the receiver, never seen by a caller; an exception so that a cached
+    webhook id costs nothing (``try`` is free).
+    """
+
+    def __init__(self, webhook_id: str) -> None:
+        super().__init__(webhook_id)
+        self.webhook_id = webhook_id
+
+
 class _Action(enum.Enum):
     """The I/O the pipeline asks a driver to perform, on the fields of the :class:`_Delivery`."""
 
     CLAIM = "claim"  # result: the store's ClaimState for delivery.keys
-    RUN = "run"  # run delivery.handlers on delivery.event
+    RUN = "run"  # run those of delivery.handlers whose filters accept delivery.event
     COMPLETE = "complete"  # remember delivery.keys as done
     RELEASE = "release"  # forget the claim on delivery.keys
     RECORD_PENDING = "record_pending"  # record completions the store missed while it was down
@@ -237,9 +264,25 @@ class _Action(enum.Enum):
     # this is the claim, the enqueue and the completion in one transaction (result: ClaimState);
     # otherwise it follows a NEW claim and only enqueues.
     ENQUEUE = "enqueue"
+    REPORT_ERROR = "report_error"  # on_error hooks: delivery.event, delivery.failure
+    REPORT_REJECTION = "report_rejection"  # on_rejected hooks: delivery.outcome.error, facts
+    LOOK_UP_SECRETS = "look_up_secrets"  # result: the SecretKeys of delivery.webhook_id
+    LIMIT = "limit"  # result: 0, or Retry-After seconds: delivery.client is over a rate limit
 
 
-CLAIM, RUN, COMPLETE, RELEASE, RECORD_PENDING, RECORD, ENQUEUE = _Action
+(
+    CLAIM,
+    RUN,
+    COMPLETE,
+    RELEASE,
+    RECORD_PENDING,
+    RECORD,
+    ENQUEUE,
+    REPORT_ERROR,
+    REPORT_REJECTION,
+    LOOK_UP_SECRETS,
+    LIMIT,
+) = _Action
 
 
 class Receiver(TypedOn):
@@ -269,9 +312,27 @@ class Receiver(TypedOn):
             Give ``store`` the queue's URL too: the dedup claim and the enqueue are then one
             transaction. ``None`` (the default): handlers run inline, before the answer.
 
+        secret_for: instead of ``secret``/``secrets``, one endpoint for many webhooks:
+            ``secret_for(webhook_id)`` returns the secret(s) of the ``X-CortexBuild-Webhook-Id``
+            header (a ``str``, a list newest first, or ``None``: 401 ``unknown_webhook``); it
+            may be ``async`` (awaited by ``handle_async``, run to completion by ``handle``). The
+            signature must match the chosen secrets. Delivery ids are deduplicated per webhook.
+        secret_for_ttl: seconds an answer of ``secret_for`` is reused (``None`` answers at most
+            10 s); 0 asks every time.
+        rate_limit: the whole endpoint's rate, ``"200/s"`` (a burst of 200, then 200 a second;
+            also ``/min``, ``/h``, ``/10s``): requests beyond it are answered 429
+            ``rate_limited`` with ``Retry-After``, before anything else is read.
+        rate_limit_per_client: the same for each client address (``client=``).
+        rate_limit_store: where the buckets live: ``"memory://"`` (this process) or
+            ``"redis://host:6379/0"`` (every host); a store that fails lets requests through.
+        trusted_proxies: networks (``["10.0.0.0/8"]``) whose ``X-Forwarded-For`` is believed:
+            through them the client is the right-most untrusted address of that header. By
+            default the header is ignored.
+
     Raises:
-        ConfigurationError: no secret or an empty one, a bad number, an unknown store or
-            journal URL, or ``journal_bodies`` without a journal.
+        ConfigurationError: no secret or an empty one (or a secret together with
+            ``secret_for``), a bad number, an unknown store or journal URL, or ``journal_bodies``
+            without a journal.
         SecretTypeError: a secret that is not a ``str``.
     """
 
@@ -290,8 +351,14 @@ class Receiver(TypedOn):
         journal: str | Journal | None = None,
         journal_bodies: bool = False,
         queue: str | Queue | None = None,
+        secret_for: SecretFor | None = None,
+        secret_for_ttl: float = DEFAULT_SECRET_FOR_TTL,
+        rate_limit: str | Rate | None = None,
+        rate_limit_per_client: str | Rate | None = None,
+        rate_limit_store: str | Buckets = "memory://",
+        trusted_proxies: str | Iterable[str] | None = None,
     ) -> None:
-        self._keys = _resolve_secrets(secret, secrets)
+        self._keys = _resolve_secrets(secret, secrets, secret_for)
         self.tolerance = _check_number("tolerance", tolerance, 0)
         self.retention = _check_number("retention", retention, 1)
         self.lease = _check_number("lease", lease, 0.001)
@@ -324,10 +391,40 @@ class Receiver(TypedOn):
         self._unrecorded = UnrecordedCompletions()
         self._heartbeat = Heartbeat(self._extend_claim, self.lease)
         self._open_journal(journal, journal_bodies, now)
+        self._error_hooks = Hooks("on_error", time.monotonic if now is None else now)
+        self._rejected_hooks = Hooks("on_rejected", time.monotonic if now is None else now)
+        self._by_webhook: SecretsByWebhook | None = None
+        if secret_for is not None:
+            from ._tenants import SecretsByWebhook
+
+            self._by_webhook = SecretsByWebhook(secret_for, secret_for_ttl, self._now_ms)
+        self._proxies: TrustedProxies | None = None
+        if trusted_proxies is not None:
+            from ._proxies import TrustedProxies
+
+            self._proxies = TrustedProxies(trusted_proxies)
+        self.rate_limiter: RateLimiter | None = None
+        if rate_limit is not None or rate_limit_per_client is not None:
+            from .ratelimit import RateLimiter
+
+            self.rate_limiter = RateLimiter(
+                rate_limit, rate_limit_per_client, rate_limit_store, now
+            )
+        self._screens = self._proxies is not None or self.rate_limiter is not None
+        self._limiter_failures = FailureLog(
+            logger,
+            "The rate limit store failed, so the request was let through",
+            time.monotonic if now is None else now,
+        )
+
+    def _now_ms(self) -> int:
+        clock = self._clock
+        return now_ms(None if clock is None else clock())
 
     def __repr__(self) -> str:
+        secrets = "secret_for" if self._keys is None else f"<{len(self._keys.keys)} secret(s)>"
         return (
-            f"Receiver(<{len(self._keys.keys)} secret(s)>, tolerance={self.tolerance}, "
+            f"Receiver({secrets}, tolerance={self.tolerance}, "
             f"retention={self.retention}, store={type(self.store).__name__})"
         )
 
@@ -357,10 +454,56 @@ class Receiver(TypedOn):
     # -- registration -------------------------------------------------------------------------
 
     def _on(
-        self, names: tuple[str | Iterable[str], ...], allow_unknown: bool
+        self, names: tuple[str | Iterable[str], ...], allow_unknown: bool, **filters: Any
     ) -> Callable[[_F], _F]:
         # ``on()`` itself, with overloads typed from the catalog, comes from TypedOn.
-        return self.router._on(names, allow_unknown)
+        return self.router._on(names, allow_unknown, **filters)
+
+    def on_error(self, callback: _OnError) -> _OnError:
+        """Register ``callback(event, exc)``, called when a handler failed on ``event``.
+
+        Inline (``handle``/``handle_async``, the answer is then 500 ``handler_error``) and in a
+        background worker alike; a ``where`` filter that raised counts as a failed handler. The
+        callback may be ``async`` (awaited by ``handle_async``, run to completion elsewhere). One
+        that raises is logged and ignored: a hook never changes the answer. Returns
+        ``callback``, so it can be used as a decorator.
+
+        Raises:
+            ConfigurationError: ``callback`` is not callable.
+        """
+        self._error_hooks.add(callback)
+        return callback
+
+    def on_rejected(self, callback: _OnRejected) -> _OnRejected:
+        """Register ``callback(error, request)``, called for every refused request.
+
+        ``error`` is the :class:`WebhookError` answered (its ``code`` and ``status``);
+        ``request`` a :class:`RejectedRequest` of safe facts (client, method, the event,
+        delivery-id and webhook-id headers), never the body or a secret. Every refusal counts
+        (rate limited, unknown webhook, bad signature, duplicate in progress, store down...)
+        except a failed handler, which goes to :meth:`on_error` only. Async callbacks are
+        awaited by ``handle_async``; one that raises is logged and ignored. Returns
+        ``callback``.
+
+        Raises:
+            ConfigurationError: ``callback`` is not callable.
+        """
+        self._rejected_hooks.add(callback)
+        return callback
+
+    def report_handler_error(self, event: AnyEvent, exc: Exception) -> None:
+        """Tell the :meth:`on_error` hooks that a handler failed on ``event`` outside ``handle``.
+
+        For code that runs handlers itself, such as a background worker: call it once per failed
+        attempt, after the handler raised. Async hooks are run to completion. Never raises.
+        """
+        if self._error_hooks:
+            self._error_hooks.call(event, exc)
+
+    async def report_handler_error_async(self, event: AnyEvent, exc: Exception) -> None:
+        """Coroutine form of :meth:`report_handler_error` (async hooks awaited). Never raises."""
+        if self._error_hooks:
+            await self._error_hooks.acall(event, exc)
 
     # -- the two drivers: they perform the I/O the pipeline asks for, nothing else --------------
 
@@ -445,8 +588,18 @@ class Receiver(TypedOn):
             return store.claim(delivery.keys, self.lease, delivery.token)
         if action is COMPLETE:
             store.complete(delivery.keys, self.retention, delivery.token)
-        else:
+        elif action is RELEASE:
             store.release(delivery.keys, delivery.token)
+        elif action is REPORT_ERROR:
+            self._error_hooks.call(delivery.event, delivery.failure)
+        elif action is REPORT_REJECTION:
+            self._rejected_hooks.call(*_rejection(delivery))
+        elif action is LOOK_UP_SECRETS:
+            assert self._by_webhook is not None
+            return self._by_webhook.look_up(delivery.webhook_id)
+        else:  # LIMIT
+            assert self.rate_limiter is not None
+            return self.rate_limiter.check(delivery.client)
         return None
 
     async def _perform_async(self, action: _Action, delivery: _Delivery) -> object:
@@ -458,7 +611,10 @@ class Receiver(TypedOn):
             return None
         if action is RUN:
             event = delivery.event
-            for registration in delivery.handlers:
+            handlers = delivery.handlers
+            if type(handlers) is not tuple:  # FilteredHandlers: some have a filter
+                handlers = accepted(handlers, event)
+            for registration in handlers:
                 if registration.is_async:
                     await registration.func(event)
                 else:
@@ -477,8 +633,18 @@ class Receiver(TypedOn):
             return await store.aclaim(delivery.keys, self.lease, delivery.token)
         if action is COMPLETE:
             await store.acomplete(delivery.keys, self.retention, delivery.token)
-        else:
+        elif action is RELEASE:
             await store.arelease(delivery.keys, delivery.token)
+        elif action is REPORT_ERROR:
+            await self._error_hooks.acall(delivery.event, delivery.failure)
+        elif action is REPORT_REJECTION:
+            await self._rejected_hooks.acall(*_rejection(delivery))
+        elif action is LOOK_UP_SECRETS:
+            assert self._by_webhook is not None
+            return await self._by_webhook.alook_up(delivery.webhook_id)
+        else:  # LIMIT
+            assert self.rate_limiter is not None
+            return await self.rate_limiter.acheck(delivery.client)
         return None
 
     # -- the pipeline: decides every step, performs no I/O ----------------------------------------
@@ -498,18 +664,36 @@ class Receiver(TypedOn):
         yield from self._decide(delivery)
         if telemetry is not None:
             telemetry.delivered(delivery.outcome, started)
+        if self._rejected_hooks and _is_rejection(delivery.outcome.error):
+            yield REPORT_REJECTION
         delivery.failure = None  # a handler's exception and its frames end with the request
         if journal is not None:
             yield from self._record(delivery)
 
     def _decide(self, delivery: _Delivery) -> Iterator[_Action]:
         """The pipeline table, row by row; sets ``delivery.outcome`` on every path."""
+        if self._screens:  # trusted proxies, rate limits: before anything else is read
+            if self._proxies is not None:
+                delivery.client = self._proxies.client(delivery.client, delivery.headers)
+            limiter = self.rate_limiter
+            if limiter is not None:
+                if limiter.inline:  # in this process, never blocks nor fails
+                    retry_after = limiter.check(delivery.client)
+                else:
+                    retry_after = yield from self._limit(delivery)
+                if retry_after:
+                    limited = RateLimited(retry_after=retry_after)
+                    return self._finish(delivery, self._refusal(limited, delivery))
         if delivery.refusal is not None:
             return self._finish(delivery, self._refusal(delivery.refusal, delivery))
         try:
             self._admit(delivery)
         except WebhookError as exc:
             return self._finish(delivery, self._refusal(exc, delivery))
+        except _SecretsNotCached as missing:  # secret_for: look this webhook id up first
+            refusal = yield from self._admit_looked_up(delivery, missing.webhook_id)
+            if refusal is not None:
+                return self._finish(delivery, self._refusal(refusal, delivery))
         if self._queue_claims and delivery.handlers:
             yield ENQUEUE  # the claim, the enqueue and the completion: one transaction
             if delivery.failure is not None:
@@ -555,6 +739,8 @@ class Receiver(TypedOn):
                     del running[delivery.token]
             failure = delivery.failure
             if failure is not None:
+                if self._error_hooks and not queued:  # a handler failed (not the enqueue)
+                    yield REPORT_ERROR  # hooks never raise: delivery.failure stays the handler's
                 delivery.failure = None
                 yield RELEASE
                 if delivery.failure is not None:
@@ -698,11 +884,48 @@ class Receiver(TypedOn):
         )
         return receipt
 
-    def _admit(self, delivery: _Delivery) -> None:
+    def _limit(self, delivery: _Delivery) -> Generator[_Action, None, int]:
+        """Ask the driver to take the request's rate-limit tokens; return ``Retry-After`` or 0.
+
+        A limiter store that fails lets the request through (logged, once a minute at WARNING).
+        """
+        yield LIMIT
+        failure, delivery.failure = delivery.failure, None
+        if failure is None:
+            retry_after: int = delivery.result
+            return retry_after
+        self._limiter_failures.failed(failure)
+        return 0
+
+    def _admit_looked_up(
+        self, delivery: _Delivery, webhook_id: str
+    ) -> Generator[_Action, None, WebhookError | None]:
+        """Ask the driver for ``secret_for(webhook_id)``, then admit with its answer.
+
+        Returns the refusal, or ``None`` when the delivery was admitted.
+        """
+        delivery.webhook_id = webhook_id
+        yield LOOK_UP_SECRETS
+        failure, delivery.failure = delivery.failure, None
+        if failure is not None:
+            assert isinstance(failure, WebhookError)  # what a lookup raises, it has decided
+            return failure
+        try:
+            self._admit(delivery, delivery.result)
+        except WebhookError as exc:
+            return exc
+        return None
+
+    def _admit(self, delivery: _Delivery, webhook_keys: SecretKeys | None = None) -> None:
         """Run every check up to dedup; fill in the delivery's event, keys, token and handlers.
+
+        ``webhook_keys``: with ``secret_for``, the secrets just looked up for the request's
+        webhook id (else they come from the cache).
 
         Raises:
             WebhookError: the refusal of the first check that fails, in the pipeline's order.
+            _SecretsNotCached: with ``secret_for``, the webhook id's secrets must be looked up
+                first (then admit again with them as ``webhook_keys``).
             BodyTypeError: the body is not raw bytes.
         """
         body = delivery.body
@@ -726,8 +949,14 @@ class Receiver(TypedOn):
         clock = self._clock
         now_ms = time.time_ns() // 1_000_000 if clock is None else int(clock() * 1000)
         tolerance_ms = self._tolerance_ms
+        secret_keys = self._keys
+        if secret_keys is None:  # secret_for: the secrets of the webhook the header names
+            assert self._by_webhook is not None
+            secret_keys = webhook_keys or self._by_webhook.keys_for(webhook_id, now_ms)
+            if secret_keys is None:
+                raise _SecretsNotCached(webhook_id or "")  # keys_for refused a missing id
         delivery.secret_index, digests = authenticate(
-            body, signature_text, timestamp_text, self._keys, now_ms, tolerance_ms
+            body, signature_text, timestamp_text, secret_keys, now_ms, tolerance_ms
         )
         event = decode_event(body)
         age = now_ms - event.timestamp
@@ -739,7 +968,7 @@ class Receiver(TypedOn):
         # The body is known by its digest under every secret (computed here, never the header's
         # text): whichever secret signed it, before or after a rotation, one of them matches.
         if delivery_id is not None and (
-            not 0 < len(delivery_id) <= 128 or not _DELIVERY_ID_CHARS.issuperset(delivery_id)
+            not 0 < len(delivery_id) <= 128 or not ID_CHARS.issuperset(delivery_id)
         ):
             raise InvalidDeliveryId
         if len(digests) == 1:
@@ -751,6 +980,11 @@ class Receiver(TypedOn):
             keys = tuple("b:" + digest.hex() for digest in digests)
             if delivery_id is not None:
                 keys = ("d:" + delivery_id, *keys)
+        if self._keys is None and delivery_id is not None:
+            # secret_for: delivery ids (unsigned, chosen by each sender) are per webhook, so one
+            # tenant cannot make another's delivery look done. Bodies stay keyed by their digest
+            # alone: a body is processed once, whichever webhook id the header claims.
+            keys = (f"d:{webhook_id}/{delivery_id}", *keys[1:])
         delivery.keys = keys
         _attach_delivery(event, delivery_id, webhook_id)
         delivery.event = event
@@ -761,8 +995,9 @@ class Receiver(TypedOn):
         """Run every check of the pipeline up to dedup and return the typed event.
 
         Method, size, media type, signature, timestamp window, payload and body age are checked
-        with this receiver's secrets and settings, and the delivery id is validated. Nothing is
-        recorded and no handler runs: use :meth:`handle` for exactly-once processing.
+        with this receiver's secrets (or ``secret_for``) and settings, and the delivery id is
+        validated. Nothing is recorded, no handler runs and no rate limit is applied: use
+        :meth:`handle` for exactly-once processing.
 
         Raises:
             WebhookError: the refusal :meth:`handle` would answer with.
@@ -770,7 +1005,30 @@ class Receiver(TypedOn):
         """
         delivery = _Delivery(body, headers, method, None)
         try:
-            self._admit(delivery)
+            try:
+                self._admit(delivery)
+            except _SecretsNotCached as missing:  # secret_for: look the webhook's secrets up now
+                assert self._by_webhook is not None
+                self._admit(delivery, self._by_webhook.look_up(missing.webhook_id))
+        except WebhookError as exc:
+            raise _detached(exc) from None
+        event: AnyEvent = delivery.event
+        return event
+
+    async def verify_async(self, body: Body, headers: Headers, method: str = "POST") -> AnyEvent:
+        """Coroutine form of :meth:`verify` (an async ``secret_for`` is awaited).
+
+        Raises:
+            WebhookError: the refusal :meth:`handle_async` would answer with.
+            BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict).
+        """
+        delivery = _Delivery(body, headers, method, None)
+        try:
+            try:
+                self._admit(delivery)
+            except _SecretsNotCached as missing:
+                assert self._by_webhook is not None
+                self._admit(delivery, await self._by_webhook.alook_up(missing.webhook_id))
         except WebhookError as exc:
             raise _detached(exc) from None
         event: AnyEvent = delivery.event
@@ -859,8 +1117,12 @@ class Receiver(TypedOn):
         if job.attempt > 1:
             msgspec.structs.force_setattr(event, "attempt", job.attempt)
         # A handler's failure leaves here for the worker's attempt (jobs/attempt.py), as an
-        # inline one leaves _decide through _handler_failed: failure hooks attach at both.
-        _run_handlers(event, self.router.resolve(event.event), timeout)
+        # inline one leaves _decide through _handler_failed: the failure hooks hear of both.
+        try:
+            _run_handlers(event, self.router.resolve(event.event), timeout)
+        except Exception as exc:
+            self.report_handler_error(event, exc)
+            raise
         return event
 
     def _store_down(self, delivery: _Delivery) -> Outcome:
@@ -975,6 +1237,8 @@ def _run_handlers(
     sync code (see :func:`~cortexhooks_receiver._concurrency.run_sync`: no loop when they do not
     suspend); with a ``timeout`` they are cancelled once the whole run has taken that long.
     """
+    if type(handlers) is not tuple:  # FilteredHandlers: some have a filter
+        handlers = accepted(handlers, event)
     deadline = None if timeout is None else time.monotonic() + timeout
     for registration in handlers:
         if not registration.is_async:
@@ -998,6 +1262,17 @@ async def _within(awaitable: Any, seconds: float, timeout: float | None) -> None
         raise TimeoutError(
             f"The job ran past its timeout of {timeout:g} s; its async handler was cancelled."
         ) from None
+
+
+def _is_rejection(error: WebhookError | None) -> bool:
+    # A failed handler is reported to on_error where it is decided, not as a rejection.
+    return error is not None and type(error) is not HandlerError
+
+
+def _rejection(delivery: _Delivery) -> tuple[WebhookError | None, RejectedRequest]:
+    """The arguments of an ``on_rejected`` hook for a refused delivery."""
+    request = rejected_request(delivery.headers, delivery.method, delivery.client)
+    return delivery.outcome.error, request
 
 
 def _attach_delivery(event: AnyEvent, delivery_id: str | None, webhook_id: str | None) -> None:

@@ -1,9 +1,13 @@
 """Routing: which handlers run for an event name.
 
 ``Router.on(...)`` registers handlers for exact event names (``"invoice.paid"``), family wildcards
-(``"invoice.*"``) or every event (``"*"``); ``Router.resolve(name)`` returns the matching handlers
-in registration order. The module-level :data:`on` registers on :data:`default_router`, which a
-``Receiver`` uses when it is given no router.
+(``"invoice.*"``) or every event (``"*"``), optionally narrowed by filters (``project_ids``,
+``company_ids``, ``where``: see :mod:`cortexhooks_receiver._filters`). ``Router.resolve(name)``
+returns the handlers registered for a name, in registration order (a :class:`FilteredHandlers`
+when some of them have a filter); ``Router.select(event)`` (and :func:`accepted`) keeps those
+whose filters accept the typed event: the one place handlers are chosen for a delivery, inline or
+in a background worker. The module-level :data:`on` registers on
+:data:`default_router`, which a ``Receiver`` uses when it is given no router.
 
 ``resolve`` is on the hot path of every delivery, so its answer is cached per event name. Every
 registration anywhere bumps a module-wide generation counter, and a router whose cache is older
@@ -12,17 +16,28 @@ than the counter starts afresh: a handler added to an included router is seen at
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+from cortexhooks_receiver._concurrency import is_async_callable
+from cortexhooks_receiver._filters import HandlerFilter, build_filter
+from cortexhooks_receiver._logs import receiver_logger
 from cortexhooks_receiver._typed_on import TypedOn
 from cortexhooks_receiver.errors import ConfigurationError
 from cortexhooks_receiver.events.catalog import CATALOG
 
-__all__ = ["Registration", "Router", "default_router", "is_async_callable", "matches", "on"]
+__all__ = [
+    "FilteredHandlers",
+    "Registration",
+    "Router",
+    "accepted",
+    "default_router",
+    "is_async_callable",
+    "matches",
+    "on",
+]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -40,15 +55,29 @@ class Registration:
             ``async def`` functions, ``functools.partial`` of them and objects whose
             ``__call__`` is ``async def``).
         patterns: the names it was registered for (``"invoice.paid"``, ``"invoice.*"``, ``"*"``).
+        event_filter: the filter built from ``project_ids``, ``company_ids`` and ``where``, or
+            ``None`` when the handler runs for every event its patterns match.
     """
 
     func: Callable[[Any], Any]
     is_async: bool
     patterns: tuple[str, ...]
+    event_filter: HandlerFilter | None = None
 
     def matches(self, name: str) -> bool:
         """Return whether this handler should receive an event called ``name``."""
         return matches(self.patterns, name)
+
+
+class FilteredHandlers(tuple[Registration, ...]):
+    """What :meth:`Router.resolve` returns when some of the handlers have a filter.
+
+    Pass it through :func:`accepted` with the event before running it. A plain ``tuple`` from
+    ``resolve`` has no filter at all: a runner tells the two apart with one type check, so
+    handlers without filters cost nothing more.
+    """
+
+    __slots__ = ()
 
 
 def matches(patterns: Iterable[str], name: str) -> bool:
@@ -67,18 +96,6 @@ def _matches(pattern: str, name: str) -> bool:
     if pattern.endswith(".*"):
         return name.startswith(pattern[:-1])
     return pattern == name
-
-
-def is_async_callable(func: object) -> bool:
-    """Return whether calling ``func`` returns a coroutine (see :attr:`Registration.is_async`)."""
-    while isinstance(func, functools.partial):
-        func = func.func
-    if inspect.iscoroutinefunction(func):
-        return True
-    if inspect.isroutine(func) or isinstance(func, type):
-        return False
-    call = getattr(func, "__call__", None)  # noqa: B004 - a callable instance's own __call__
-    return call is not None and inspect.iscoroutinefunction(call)
 
 
 def _flatten(names: tuple[str | Iterable[str], ...]) -> list[str]:
@@ -125,6 +142,21 @@ def _check_name(name: str, allow_unknown: bool) -> None:
         )
 
 
+def _patterns_and_filter(
+    names: tuple[str | Iterable[str], ...], allow_unknown: bool, filters: dict[str, Any]
+) -> tuple[tuple[str, ...], HandlerFilter | None]:
+    """The checked, de-duplicated patterns of ``on()`` and the filter its keywords build.
+
+    Raises:
+        ConfigurationError: a bad name or a bad filter.
+    """
+    patterns = _flatten(names)
+    for name in patterns:
+        _check_name(name, allow_unknown)
+    unique = tuple(dict.fromkeys(patterns))
+    return unique, build_filter(unique, **filters)
+
+
 def _suggest(word: str, choices: Iterable[str], suffix: str = "") -> str:
     import difflib  # only when a name is mistyped
 
@@ -155,35 +187,50 @@ class Router(TypedOn):
         return f"<Router{label}: {counts}>"
 
     def _on(
-        self, names: tuple[str | Iterable[str], ...], allow_unknown: bool
+        self, names: tuple[str | Iterable[str], ...], allow_unknown: bool, **filters: Any
     ) -> Callable[[_F], _F]:
-        patterns = _flatten(names)
-        for name in patterns:
-            _check_name(name, allow_unknown)
-        unique = tuple(dict.fromkeys(patterns))
+        # Checked now, so a bad name or a filter that could never match fails at the decorator.
+        patterns, event_filter = _patterns_and_filter(names, allow_unknown, filters)
 
         def decorator(func: _F) -> _F:
-            self.add(func, *unique, allow_unknown=allow_unknown)
+            self._register(func, patterns, event_filter)
             return func
 
         return decorator
 
     def add(
-        self, func: Callable[[Any], Any], *names: str | Iterable[str], allow_unknown: bool = False
+        self,
+        func: Callable[[Any], Any],
+        *names: str | Iterable[str],
+        allow_unknown: bool = False,
+        project_ids: Collection[str] | None = None,
+        company_ids: Collection[str] | None = None,
+        where: Callable[[Any], object] | None = None,
     ) -> Registration:
         """Register ``func`` for ``names`` (as :meth:`on` does) and return its registration.
 
         Raises:
-            ConfigurationError: ``func`` is not callable, or a name is invalid (see :meth:`on`).
+            ConfigurationError: ``func`` is not callable, a name is invalid, or a filter is
+                (see :meth:`on`).
         """
+        filters = {"project_ids": project_ids, "company_ids": company_ids, "where": where}
+        patterns, event_filter = _patterns_and_filter(names, allow_unknown, filters)
+        return self._register(func, patterns, event_filter)
+
+    def _register(
+        self,
+        func: Callable[[Any], Any],
+        patterns: tuple[str, ...],
+        event_filter: HandlerFilter | None,
+    ) -> Registration:
         global _generation
         if not callable(func):
             raise ConfigurationError(f"a handler must be callable, got {func!r}")
-        patterns = _flatten(names)
-        for name in patterns:
-            _check_name(name, allow_unknown)
         registration = Registration(
-            func=func, is_async=is_async_callable(func), patterns=tuple(dict.fromkeys(patterns))
+            func=func,
+            is_async=is_async_callable(func),
+            patterns=patterns,
+            event_filter=event_filter,
         )
         self._registrations.append(registration)
         _generation += 1
@@ -240,11 +287,21 @@ class Router(TypedOn):
                 return found
         return self._resolve_uncached(name)
 
+    def select(self, event: Any) -> tuple[Registration, ...]:
+        """Return the handlers that run for ``event``: :meth:`resolve` of its name, filtered.
+
+        Raises:
+            Exception: whatever a handler's ``where`` filter raises.
+        """
+        return accepted(self.resolve(event.event), event)
+
     def _resolve_uncached(self, name: str) -> tuple[Registration, ...]:
         if self._cache_generation != _generation:
             self._cache.clear()
             self._cache_generation = _generation
         found = self._collect(name)
+        if any(registration.event_filter is not None for registration in found):
+            found = FilteredHandlers(found)
         if len(self._cache) >= _MAX_CACHED_NAMES:
             self._cache.clear()
         self._cache[name] = found
@@ -255,6 +312,36 @@ class Router(TypedOn):
         for router in self._included:
             found.extend(reg for reg in router._collect(name) if reg not in found)
         return tuple(found)
+
+
+def accepted(registrations: tuple[Registration, ...], event: Any) -> tuple[Registration, ...]:
+    """Return those of ``registrations`` whose filters accept ``event``, in order.
+
+    ``registrations`` are what :meth:`Router.resolve` returned for the event's name; without any
+    filter among them they are returned as they are. A runner may skip the call for a plain
+    ``tuple`` from ``resolve`` (see :class:`FilteredHandlers`).
+
+    Raises:
+        Exception: whatever a ``where`` filter raises: the delivery counts as a failed handler.
+    """
+    for registration in registrations:
+        if registration.event_filter is not None:
+            break
+    else:
+        return registrations
+    kept = []
+    for registration in registrations:
+        event_filter = registration.event_filter
+        if event_filter is None or event_filter(event):
+            kept.append(registration)
+    chosen = tuple(kept)
+    if not chosen and receiver_logger.isEnabledFor(logging.DEBUG):
+        receiver_logger.debug(
+            "Every handler of %s filtered delivery %s out; acknowledged",
+            event.event,
+            event.delivery_id,
+        )
+    return chosen
 
 
 default_router: Final[Router] = Router("default")

@@ -72,7 +72,9 @@ def render_classes() -> str:
         *[f'    "{name}",' for name in exported],
         "]\n",
     ]
-    for (name, _family, model, description, payload), cls in zip(_table.TABLE, names, strict=True):
+    for (name, _family, model, description, payload, _project), cls in zip(
+        _table.TABLE, names, strict=True
+    ):
         base = f"Event[m.{model.__name__}]"
         out.append(f'\nclass {cls}({base}, frozen=True, tag_field="event", tag="{name}"):')
         out.append(f'    """{description} (``{name}``).\n')
@@ -104,13 +106,14 @@ def render_classes() -> str:
 _TYPED_ON_HEAD = '''\
 """Typed overloads of ``on()``: a handler of ``"invoice.paid"`` must accept ``InvoicePaid``.
 
-``TypedOn`` is a mixin: a class that inherits it and implements ``_on(names, allow_unknown)`` gets
-an ``on()`` decorator whose overloads mypy and pyright check against the event catalog.
+``TypedOn`` is a mixin: a class that inherits it and implements ``_on(names, allow_unknown, ...)``
+gets an ``on()`` decorator whose overloads mypy and pyright check against the event catalog: the
+handler and the ``where=`` filter of ``"invoice.paid"`` both receive an ``InvoicePaid``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, Literal, TypeVar, overload
 
 from .events import _classes as ev
@@ -131,13 +134,34 @@ class TypedOn:
 _OVERLOAD = """
     @overload
     def on(
-        self, name: Literal["{literal}"], /, *, allow_unknown: bool = ...
+        self,
+        name: Literal["{literal}"],
+        /,
+        *,
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.{event_type}], object] | None = ...,
     ) -> Callable[[{var}], {var}]: ..."""
 
 _TYPED_ON_TAIL = '''
     @overload
-    def on(self, *names: str | Iterable[str], allow_unknown: bool = ...) -> Callable[[_F], _F]: ...
-    def on(self, *names: str | Iterable[str], allow_unknown: bool = False) -> Callable[[_F], _F]:
+    def on(
+        self,
+        *names: str | Iterable[str],
+        allow_unknown: bool = ...,
+        project_ids: Collection[str] | None = ...,
+        company_ids: Collection[str] | None = ...,
+        where: Callable[[ev.AnyEvent], object] | None = ...,
+    ) -> Callable[[_F], _F]: ...
+    def on(
+        self,
+        *names: str | Iterable[str],
+        allow_unknown: bool = False,
+        project_ids: Collection[str] | None = None,
+        company_ids: Collection[str] | None = None,
+        where: Callable[[Any], object] | None = None,
+    ) -> Callable[[_F], _F]:
         """Register the decorated function as a handler of the named events; return it unchanged.
 
         ``names`` are exact event names (``"invoice.paid"``), lists of names, family wildcards
@@ -145,14 +169,29 @@ _TYPED_ON_TAIL = '''
         unknown ones included). The handler is called with the event as its only argument; it may
         be a plain or an ``async`` function. Several handlers per event are allowed.
 
+        Filters narrow the events the handler runs for; all that are given must accept the event.
+        ``project_ids``: the event's project id (see the events reference) is one of these;
+        ``company_ids``: the envelope's ``companyId`` is one of these; ``where``: a function of the
+        typed event that returns true. A delivery that no handler accepts is still acknowledged.
+
         Raises:
             ConfigurationError: a name is not in the catalog and ``allow_unknown`` is false (typo
-                protection), a name is not a string, or no name was given.
+                protection), a name is not a string, or no name was given; ``project_ids`` for
+                events that carry no project id; an empty or ``str`` id collection; a ``where``
+                that is not callable.
         """
-        return self._on(names, allow_unknown)
+        return self._on(
+            names, allow_unknown, project_ids=project_ids, company_ids=company_ids, where=where
+        )
 
     def _on(
-        self, names: tuple[str | Iterable[str], ...], allow_unknown: bool
+        self,
+        names: tuple[str | Iterable[str], ...],
+        allow_unknown: bool,
+        *,
+        project_ids: Collection[str] | None = None,
+        company_ids: Collection[str] | None = None,
+        where: Callable[[Any], object] | None = None,
     ) -> Callable[[_F], _F]:
         """Implement ``on()``: return a decorator that registers its function."""
         raise NotImplementedError
@@ -170,7 +209,7 @@ def render_typed_on() -> str:
     out = [_HEADER + _TYPED_ON_HEAD]
     out += [f'{var} = TypeVar("{var}", bound=Callable[[ev.{tp}], object])' for _, var, tp in pairs]
     out.append(_TYPED_ON_CLASS)
-    out += [_OVERLOAD.format(literal=literal, var=var) for literal, var, _ in pairs]
+    out += [_OVERLOAD.format(literal=lit, var=var, event_type=tp) for lit, var, tp in pairs]
     out.append(_TYPED_ON_TAIL)
     return "\n".join(out)
 
@@ -272,6 +311,23 @@ def _type_text(info: Any) -> str:
     return words.get(type(info), f"`{info!r}`")
 
 
+_PROJECT_COLUMN = """\
+The *project id* column says where an event carries the id of its project: the field that a
+handler filter `on(..., project_ids={...})` reads. Registering `project_ids` for an event that
+carries none (a dash) raises `ConfigurationError`.
+"""
+
+
+def _project_text(spec: Any) -> str:
+    """``data.projectId`` (the JSON path) for the spec's project field, or a dash."""
+    if spec.project_field is None:
+        return "—"
+    for field in msgspec.structs.fields(spec.data_model):
+        if field.name == spec.project_field:
+            return f"`data.{field.encode_name}`"
+    raise ValueError(f"{spec.name}: {spec.data_model.__name__} has no {spec.project_field}")
+
+
 def render_docs() -> str:
     """Return the text of ``docs/events.md`` (the event reference)."""
     from cortexhooks_receiver.events import CATALOG
@@ -280,13 +336,15 @@ def render_docs() -> str:
     intro = _DOCS_INTRO.replace("@COUNT@", str(len(CATALOG)))
     out = [intro.replace("@FAMILIES@", str(len(CATALOG.families)))]
     out.append("## All events\n")
-    out.append("| event | class | `data` | description |")
-    out.append("|---|---|---|---|")
+    out.append(_PROJECT_COLUMN)
+    out.append("| event | class | `data` | project id | description |")
+    out.append("|---|---|---|---|---|")
     for spec in CATALOG:
         model = spec.data_model.__name__
         out.append(
             f"| [`{spec.name}`](#{spec.name.replace('.', '')}) "
-            f"| `{spec.model.__name__}` | [`{model}`](#{model.lower()}) | {spec.description} |"
+            f"| `{spec.model.__name__}` | [`{model}`](#{model.lower()}) "
+            f"| {_project_text(spec)} | {spec.description} |"
         )
     for family, heading in CATALOG.families.items():
         out.append(f"\n## {heading}\n")

@@ -36,9 +36,12 @@ from cortexhooks_receiver.signature import SecretKeys, compute_signature, verify
 
 # The pipeline table of DESIGN.md, row by row: (error, code, status).
 PIPELINE_TABLE: list[tuple[type[WebhookError], str, int]] = [
+    (errors.RateLimited, "rate_limited", 429),
     (MethodNotAllowed, "method_not_allowed", 405),
     (PayloadTooLarge, "payload_too_large", 413),
     (UnsupportedMediaType, "unsupported_media_type", 415),
+    (errors.UnknownWebhook, "unknown_webhook", 401),
+    (errors.SecretLookupFailed, "secret_lookup_failed", 503),
     (MissingSignature, "missing_signature", 401),
     (MalformedSignature, "malformed_signature", 401),
     (MissingTimestamp, "missing_timestamp", 401),

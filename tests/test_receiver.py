@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from options_kit import SpyStore
 
 import cortexhooks_receiver as ch
 from cortexhooks_receiver.stores import ClaimState, MemoryStore, StoreError
@@ -370,16 +371,6 @@ def test_same_delivery_id_with_other_body_is_a_duplicate() -> None:
     assert receiver.handle(first, signed(first, delivery_id="dlv_9")).status == 200
     assert receiver.handle(second, signed(second, delivery_id="dlv_9")).duplicate
     assert len(seen) == 1
-
-
-class SpyStore(MemoryStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.claims = 0
-
-    def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
-        self.claims += 1
-        return super().claim(keys, lease, token)
 
 
 def test_refused_requests_never_touch_the_store() -> None:

@@ -95,7 +95,20 @@ def several(event: Any) -> None: ...
 def unknown(event: Any) -> None: ...
 
 
+@router.on("invoice.paid", project_ids={"proj-1"}, where=lambda e: e.data.amount is not None)
+def filtered(event: InvoicePaid) -> None: ...
+
+
+@router.on("invoice.*", company_ids=["comp-1"], where=lambda e: e.company_id == "comp-1")
+def filtered_family(event: AnyInvoiceEvent) -> None: ...
+
+
+@router.on(["invoice.paid", "task.completed"], where=lambda e: e.user_id is not None)
+def filtered_list(event: Any) -> None: ...
+
+
 reveal_type(paid)
+reveal_type(filtered)
 """
 
 BAD = """\
@@ -119,6 +132,18 @@ def family(event: InvoicePaid) -> None: ...
 
 @router.on("*")  # E
 def everything(event: InvoicePaid) -> None: ...
+
+
+@router.on("invoice.paid", where=lambda e: e.data.title)  # E
+def where_reads_a_field_invoices_lack(event: InvoicePaid) -> None: ...
+
+
+def is_paid(event: InvoicePaid) -> bool:
+    return True
+
+
+@router.on("task.completed", where=is_paid)  # E
+def where_of_another_event(event: TaskCompleted) -> None: ...
 """
 
 
@@ -160,6 +185,7 @@ def test_handlers_annotated_with_the_events_type_pass_mypy(
     notes = [line for line in mypy_output["good"] if "Revealed type" in line]
     assert notes
     assert "def (event: cortexhooks_receiver.events._classes.InvoicePaid)" in notes[0]
+    assert "def (event: cortexhooks_receiver.events._classes.InvoicePaid)" in notes[1]
 
 
 def test_handlers_annotated_with_a_wrong_event_type_fail_mypy(

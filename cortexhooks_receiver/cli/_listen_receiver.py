@@ -88,13 +88,15 @@ class ListenReceiver(Receiver):
     of the last :data:`JOURNAL_SIZE` receipts, bodies included.
 
     Args:
-        secrets: the webhook secrets, newest first.
+        secrets: the webhook secrets, newest first (ignored with ``tenants``).
         on_record: called with the record of each request, after its answer is decided and
             before it is sent; it runs in the request's thread and should not raise.
         tolerance: seconds, as for the Receiver.
         retention: seconds, as for the Receiver (dedup memory and the maximum body age).
         forward_to: a URL that receives every verified delivery; its answer is relayed.
         now: a clock returning Unix seconds, for tests; default :func:`time.time`.
+        tenants: webhook id -> its secret(s): one endpoint for many webhooks (the Receiver's
+            ``secret_for``), instead of ``secrets``.
 
     Raises:
         ConfigurationError: what the Receiver raises for these settings.
@@ -110,9 +112,11 @@ class ListenReceiver(Receiver):
         retention: float = DEFAULT_RETENTION,
         forward_to: str | None = None,
         now: Callable[[], float] | None = None,
+        tenants: Mapping[str, str | Sequence[str]] | None = None,
     ) -> None:
         super().__init__(
-            secrets=secrets,
+            secrets=None if tenants is not None else secrets,
+            secret_for=None if tenants is None else tenants.get,
             tolerance=tolerance,
             retention=retention,
             router=Router(),
@@ -123,6 +127,7 @@ class ListenReceiver(Receiver):
         if forward_to is not None:
             import httpx  # noqa: F401 (missing, it must stop the command, not fail each delivery)
         self._secrets = tuple(secrets)  # for the diagnosis; never printed
+        self._tenants = tenants
         self.on_record = on_record
         self.forward_to = forward_to
 
@@ -165,12 +170,13 @@ class ListenReceiver(Receiver):
         headers when it reaches the same verdict; any other refusal is explained in the
         receiver's own words and hint.
         """
-        if isinstance(error, VerificationError) and receipt.body is not None:
+        secrets = self._diagnosed_secrets(receipt.webhook_id)
+        if isinstance(error, VerificationError) and receipt.body is not None and secrets:
             verdict = diagnose(
                 receipt.body,
                 receipt.signature,
                 receipt.timestamp,
-                self._secrets,
+                secrets,
                 now_ms=int(receipt.received_at.timestamp() * 1000),
                 tolerance=self.tolerance,
             )
@@ -182,6 +188,14 @@ class ListenReceiver(Receiver):
                     tuple(verdict.notes),
                 )
         return error.code, error.message, (error.hint,) if error.hint else (), ()
+
+    def _diagnosed_secrets(self, webhook_id: str | None) -> tuple[str, ...]:
+        """The secrets a refusal is diagnosed with: with ``tenants``, the webhook's own (none for
+        an unknown webhook, which is explained in the receiver's words)."""
+        if self._tenants is None:
+            return self._secrets
+        found = self._tenants.get(webhook_id or "", ())
+        return (found,) if isinstance(found, str) else tuple(found)
 
 
 def _record(receipt: Receipt, **listen_only: Any) -> Record:

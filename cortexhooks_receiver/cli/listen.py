@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cortexhooks_receiver.integrations.wsgi import WebhookApp
@@ -32,7 +32,7 @@ from ._common import (
 )
 from ._listen_receiver import ListenReceiver, Record
 
-__all__ = ["ListenConsole", "listen_app", "register", "run"]
+__all__ = ["ListenConsole", "listen_app", "read_tenants", "register", "run"]
 
 
 def register(subparsers: Any) -> None:
@@ -51,10 +51,17 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_PATH,
         help=f"webhook path (default {DEFAULT_PATH})",
     )
-    parser.add_argument(
+    secrets = parser.add_mutually_exclusive_group()
+    secrets.add_argument(
         "--secret",
         action="append",
         help="webhook secret; repeat during a rotation (default: $CORTEXBUILD_WEBHOOK_SECRET)",
+    )
+    secrets.add_argument(
+        "--tenants",
+        metavar="FILE",
+        help="one endpoint for many webhooks: a JSON object of webhook id -> secret (or a list, "
+        "newest first); each request is verified with the secret of its X-CortexBuild-Webhook-Id",
     )
     parser.add_argument(
         "--tolerance",
@@ -169,6 +176,7 @@ def listen_app(
     retention: float = DEFAULT_RETENTION,
     forward_to: str | None = None,
     now: Callable[[], float] | None = None,
+    tenants: Mapping[str, str | Sequence[str]] | None = None,
 ) -> WebhookApp:
     """Return listen's WSGI app: the WSGI adapter serving a receiver that reports to ``console``.
 
@@ -185,21 +193,53 @@ def listen_app(
         retention=retention,
         forward_to=forward_to,
         now=now,
+        tenants=tenants,
     )
     return WebhookApp(receiver, path=path)
+
+
+def read_tenants(path: str) -> dict[str, str | list[str]]:
+    """Read ``--tenants``: a JSON object of webhook id -> secret, or a list of them.
+
+    Raises:
+        CLIError: the file cannot be read, is not such an object, or is empty.
+    """
+    try:
+        with open(path, encoding="utf-8") as file:
+            tenants = json.load(file)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot read the tenants file {path}: {exc}") from None
+    if not isinstance(tenants, dict) or not tenants:
+        raise CLIError(
+            f"{path} must hold a JSON object of webhook id -> secret (or a list of secrets, "
+            'newest first), e.g. {"webhook-123": "whsec_..."}'
+        )
+    for webhook_id, secret in tenants.items():
+        listed = [secret] if isinstance(secret, str) else secret
+        if (
+            not isinstance(listed, list)
+            or not listed
+            or not all(isinstance(item, str) and item for item in listed)
+        ):
+            raise CLIError(
+                f"{path}: the secret of {webhook_id!r} is not a string or a list of them"
+            )
+    return tenants
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Serve until Ctrl-C, ``--max-events`` or ``--max-seconds``.
 
     Raises:
-        CLIError: no secret, or the address cannot be bound.
+        CLIError: no secret (nor ``--tenants``), a bad tenants file, or the address cannot be
+            bound.
         ConfigurationError: a secret, tolerance or retention a Receiver refuses.
         BrokenPipeError: the reader of the console went away (main() ends quietly, exit 141).
     """
     from cortexhooks_receiver._server import serve_in_thread
 
-    secrets = resolve_secret(args.secret)
+    tenants = read_tenants(args.tenants) if args.tenants else None
+    secrets = [] if tenants is not None else resolve_secret(args.secret)
     printer = ListenConsole(
         console, json_lines=args.json, verbose=args.verbose, max_events=args.max_events
     )
@@ -210,6 +250,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         tolerance=args.tolerance,
         retention=args.retention,
         forward_to=args.forward_to,
+        tenants=tenants,
     )
     try:
         server = serve_in_thread(app, args.host, args.port)

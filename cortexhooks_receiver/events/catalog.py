@@ -29,6 +29,9 @@ class EventSpec(msgspec.Struct, frozen=True):
         data_model: the class of ``event.data`` (``Invoice``).
         description: one line, as the platform guide words it ("Invoice marked paid").
         payload: what ``data`` holds, as the guide words it ("Invoice with payment").
+        project_field: the attribute of ``data`` holding the event's project id (``"id"`` on
+            ``project.*`` events, ``"project_id"`` on the events of a project), or ``None`` when
+            the event carries no project id.
     """
 
     name: str
@@ -38,6 +41,7 @@ class EventSpec(msgspec.Struct, frozen=True):
     data_model: type[Entity]
     description: str
     payload: str
+    project_field: str | None
 
 
 class Catalog:
@@ -87,7 +91,7 @@ class Catalog:
 
 def _build() -> Catalog:
     specs = []
-    for (name, family, data_model, description, payload), model in zip(
+    for (name, family, data_model, description, payload, project_field), model in zip(
         _table.TABLE, _classes.EVENT_CLASSES, strict=True
     ):
         if model.__struct_config__.tag != name or model.event != name:
@@ -101,6 +105,7 @@ def _build() -> Catalog:
                 data_model=data_model,
                 description=description,
                 payload=payload,
+                project_field=project_field,
             )
         )
     return Catalog(tuple(specs), _table.FAMILIES)

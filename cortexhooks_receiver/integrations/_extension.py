@@ -11,10 +11,11 @@ Blueprint of that framework at the webhook URL.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
-from cortexhooks_receiver._config import RECEIVER_SETTINGS, SECRET_ENV_VAR
+from cortexhooks_receiver._config import SECRET_ENV_VAR, receiver_kwargs
+from cortexhooks_receiver._typed_on import TypedOn
 from cortexhooks_receiver.errors import ConfigurationError
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Receiver
 from cortexhooks_receiver.routing import Router, default_router
@@ -28,11 +29,12 @@ BLUEPRINT_NAME = "cortexhooks"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 """The view accepts these, so that the core answers every non-POST with its JSON 405."""
 _CONFIG_PREFIX = "CORTEXHOOKS_"
+_SECRET_KEYWORDS = frozenset({"secret", "secrets", "secret_for"})
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-class AppExtension:
+class AppExtension(TypedOn):
     """Serves CortexBuild webhooks at ``url`` of a Flask-style app (see the subclasses).
 
     Args:
@@ -61,13 +63,11 @@ class AppExtension:
         if app is not None:
             self.init_app(app)
 
-    def on(self, *names: str | Sequence[str], allow_unknown: bool = False) -> Callable[[_F], _F]:
-        """Register the decorated function as a handler of the named events (see ``Router.on``).
-
-        Raises:
-            ConfigurationError: an unknown event name, unless ``allow_unknown=True``.
-        """
-        return self.router.on(*names, allow_unknown=allow_unknown)
+    def _on(
+        self, names: tuple[str | Iterable[str], ...], allow_unknown: bool, **filters: Any
+    ) -> Callable[[_F], _F]:
+        # ``on()`` itself (typed overloads, filters) comes from TypedOn, as on a Receiver.
+        return self.router._on(names, allow_unknown, **filters)
 
     def init_app(self, app: Any) -> None:
         """Serve the webhook view on ``app`` and store the extension in ``app.extensions``.
@@ -111,12 +111,8 @@ def receiver_from_config(config: Any, router: Router | None = None) -> Receiver:
     Raises:
         ConfigurationError: no secret (and no ``CORTEXBUILD_WEBHOOK_SECRET``), or a bad value.
     """
-    kwargs: dict[str, Any] = {}
-    for name, arg in RECEIVER_SETTINGS.items():
-        value = config.get(_CONFIG_PREFIX + name)
-        if value is not None:
-            kwargs[arg] = value
-    if "secret" not in kwargs and "secrets" not in kwargs and SECRET_ENV_VAR not in os.environ:
+    kwargs = receiver_kwargs(lambda name: config.get(_CONFIG_PREFIX + name))
+    if not _SECRET_KEYWORDS & kwargs.keys() and SECRET_ENV_VAR not in os.environ:
         # Said in the app config's terms: the Receiver's own message names its keyword argument.
         raise ConfigurationError(
             'No webhook secret: set app.config["CORTEXHOOKS_SECRET"] = "whsec_..." (or a list '

@@ -90,7 +90,7 @@ def verified_event(receiver: Receiver) -> Callable[[Request], Awaitable[AnyEvent
             except BodyAlreadyConsumed as exc:
                 raise _http_error(exc) from None
         try:
-            return receiver.verify(body, request.headers, method)
+            return await receiver.verify_async(body, request.headers, method)
         except WebhookError as exc:
             raise _http_error(exc) from None
 

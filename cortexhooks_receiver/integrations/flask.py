@@ -15,8 +15,11 @@
 Without a ``receiver`` argument the extension builds one from the app's config:
 ``CORTEXHOOKS_SECRET`` (or ``CORTEXHOOKS_SECRETS``, a list, during a rotation; the
 ``CORTEXBUILD_WEBHOOK_SECRET`` environment variable is the last fallback),
-``CORTEXHOOKS_STORE``, ``CORTEXHOOKS_TOLERANCE``, ``CORTEXHOOKS_RETENTION``,
-``CORTEXHOOKS_MAX_BODY_BYTES``, ``CORTEXHOOKS_LEASE`` and ``CORTEXHOOKS_URL``: the names of
+``CORTEXHOOKS_SECRET_FOR`` (a lookup by webhook id, or its ``"module:function"`` name) and
+``CORTEXHOOKS_SECRET_FOR_TTL``, ``CORTEXHOOKS_STORE``, ``CORTEXHOOKS_TOLERANCE``,
+``CORTEXHOOKS_RETENTION``, ``CORTEXHOOKS_MAX_BODY_BYTES``, ``CORTEXHOOKS_RATE_LIMIT``,
+``CORTEXHOOKS_RATE_LIMIT_PER_CLIENT``, ``CORTEXHOOKS_RATE_LIMIT_STORE``,
+``CORTEXHOOKS_TRUSTED_PROXIES``, ``CORTEXHOOKS_LEASE`` and ``CORTEXHOOKS_URL``: the names of
 Django's ``CORTEXHOOKS`` dict, with the ``CORTEXHOOKS_`` prefix.
 
 The view reads the raw body itself (``request.get_data(cache=True)`` after checking

@@ -37,7 +37,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from cortexhooks_receiver._redis import (
     DEFAULT_SOCKET_TIMEOUT,
@@ -45,6 +45,7 @@ from cortexhooks_receiver._redis import (
     hash_tagged,
     import_redis,
 )
+from cortexhooks_receiver._redis_loops import LoopScripts
 
 from .base import ClaimState, StoreError
 
@@ -137,13 +138,10 @@ class RedisStore:
         self._claim = client.register_script(_CLAIM)
         self._complete = client.register_script(_COMPLETE)
         self._release = client.register_script(_RELEASE)
-        self._async_given = async_client
-        # (event loop, client, (claim, complete, release) scripts) of the current async client.
-        self._async: tuple[asyncio.AbstractEventLoop | None, Any, tuple[Any, Any, Any]] | None = (
-            None
+        # The (claim, complete, release) scripts on the asyncio client of the running loop.
+        self._loop_scripts = LoopScripts(
+            (_CLAIM, _COMPLETE, _RELEASE), self._url, socket_timeout, async_client
         )
-        if async_client is not None:
-            self._async = (None, async_client, self._register_async(async_client))
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self.prefix!r})"
@@ -203,38 +201,9 @@ class RedisStore:
         if self._owns_client:
             with contextlib.suppress(*self._errors):
                 self.client.close()
-        if self._async_given is None:
-            self._async = None
+        self._loop_scripts.drop()
 
     # -- async ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _register_async(client: Any) -> tuple[Any, Any, Any]:
-        return (
-            client.register_script(_CLAIM),
-            client.register_script(_COMPLETE),
-            client.register_script(_RELEASE),
-        )
-
-    def _async_scripts(self) -> tuple[Any, Any, Any] | None:
-        """The async scripts for the running loop, or None when only a sync client is known."""
-        current = self._async
-        if self._async_given is not None:
-            assert current is not None
-            return current[2]
-        if self._url is None:
-            return None
-        loop = asyncio.get_running_loop()
-        if current is None or current[0] is not loop:
-            import redis.asyncio
-
-            client = redis.asyncio.Redis.from_url(
-                self._url,
-                socket_timeout=self._socket_timeout,
-                socket_connect_timeout=self._socket_timeout,
-            )
-            current = self._async = (loop, client, self._register_async(client))
-        return current[2]
 
     async def aclaim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
         """Coroutine form of :meth:`claim`, on the asyncio client (one round trip).
@@ -242,7 +211,7 @@ class RedisStore:
         Raises:
             StoreError: Redis is unreachable, timed out or answered with an error.
         """
-        scripts = self._async_scripts()
+        scripts = self._loop_scripts.get()
         if scripts is None:
             return await asyncio.to_thread(self.claim, keys, lease, token)
         try:
@@ -257,7 +226,7 @@ class RedisStore:
         Raises:
             StoreError: Redis is unreachable, timed out or answered with an error.
         """
-        scripts = self._async_scripts()
+        scripts = self._loop_scripts.get()
         if scripts is None:
             await asyncio.to_thread(self.complete, keys, retention, token)
             return
@@ -272,7 +241,7 @@ class RedisStore:
         Raises:
             StoreError: Redis is unreachable, timed out or answered with an error.
         """
-        scripts = self._async_scripts()
+        scripts = self._loop_scripts.get()
         if scripts is None:
             await asyncio.to_thread(self.release, keys, token)
             return
@@ -287,11 +256,4 @@ class RedisStore:
         A client created in another event loop (already closed, typically) is only dropped:
         its sockets belong to that loop.
         """
-        current = self._async
-        if current is None or self._async_given is not None:
-            return
-        self._async = None
-        if current[0] is not asyncio.get_running_loop():
-            return
-        with contextlib.suppress(*self._errors):
-            await current[1].aclose()
+        await self._loop_scripts.aclose()

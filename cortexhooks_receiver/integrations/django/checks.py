@@ -6,6 +6,10 @@
 * ``cortexhooks.E003`` (Error): ``CORTEXHOOKS`` is not a dict (e.g. the secret string itself).
 * ``cortexhooks.E004`` (Error): ``JOURNAL`` is not a journal the receiver can open (an unknown
   URL, a bad option), or ``JOURNAL_BODIES`` is set without a ``JOURNAL``.
+* ``cortexhooks.E005`` (Error): an option the receiver would refuse: a ``SECRET_FOR`` that is
+  no function (or names none that can be imported), or given with ``SECRET``/``SECRETS``; a
+  ``RATE_LIMIT``/``RATE_LIMIT_PER_CLIENT`` that does not parse, a bad ``RATE_LIMIT_STORE`` URL,
+  ``TRUSTED_PROXIES`` that are not IP networks.
 * ``cortexhooks.W001`` (Warning): ``STORE`` is a cache whose backend cannot deduplicate across
   processes (LocMem: per process; file cache: ``add`` is not atomic; dummy cache: stores nothing).
 * ``cortexhooks.W002`` (Warning): ``STORE`` is ``memory://``, which deduplicates only inside one
@@ -29,7 +33,7 @@ from typing import Any, Final
 
 from django.core import checks
 
-from cortexhooks_receiver._config import SECRET_ENV_VAR
+from cortexhooks_receiver._config import SECRET_ENV_VAR, receiver_kwargs
 from cortexhooks_receiver.errors import ConfigurationError
 from cortexhooks_receiver.journal import open_journal
 from cortexhooks_receiver.routing import Router, default_router
@@ -68,7 +72,8 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     if not isinstance(conf, dict):
         return [checks.Error(not_a_dict(conf), hint=DICT_HINT, id="cortexhooks.E003")]
     messages: list[Any] = []
-    messages.extend(_check_secret(conf))
+    messages.extend(_check_secret(conf) if conf.get("SECRET_FOR") is None else [])
+    messages.extend(_check_options(conf))
     messages.extend(_check_store(conf.get("STORE", DEFAULT_STORE), settings))
     messages.extend(_check_journal(conf))
     return messages
@@ -118,6 +123,34 @@ def _check_secret(conf: dict[str, Any]) -> list[Any]:
         SecretKeys(secrets)
     except ConfigurationError as exc:
         return [checks.Error(f"Invalid webhook secret: {exc}", id="cortexhooks.E001")]
+    return []
+
+
+def _check_options(conf: dict[str, Any]) -> list[Any]:
+    """``cortexhooks.E005`` for the options the Receiver checks only when it is built."""
+    try:
+        kwargs = receiver_kwargs(conf.get)
+        secret_for = kwargs.get("secret_for")
+        if secret_for is not None:  # what the Receiver checks of it, without building one
+            from cortexhooks_receiver._tenants import SecretsByWebhook
+            from cortexhooks_receiver.receiver import _resolve_secrets
+
+            _resolve_secrets(kwargs.get("secret"), kwargs.get("secrets"), secret_for)
+            SecretsByWebhook(secret_for, kwargs.get("secret_for_ttl", 0), lambda: 0)
+        if "rate_limit" in kwargs or "rate_limit_per_client" in kwargs:
+            from cortexhooks_receiver.ratelimit import RateLimiter
+
+            RateLimiter(
+                kwargs.get("rate_limit"),
+                kwargs.get("rate_limit_per_client"),
+                kwargs.get("rate_limit_store", "memory://"),
+            ).buckets.close()
+        if "trusted_proxies" in kwargs:
+            from cortexhooks_receiver._proxies import TrustedProxies
+
+            TrustedProxies(kwargs["trusted_proxies"])
+    except ConfigurationError as exc:
+        return [checks.Error(f"Invalid {SETTING_NAME} option: {exc}", id="cortexhooks.E005")]
     return []
 
 

@@ -3,13 +3,20 @@
 Keys (all optional except a secret)::
 
     CORTEXHOOKS = {
-        "SECRET": "whsec_...",            # or "SECRETS": ["whsec_new", "whsec_old"]
+        "SECRET": "whsec_...",            # or "SECRETS": ["whsec_new", "whsec_old"], or
+                                          # "SECRET_FOR": "myapp.tenants:secret_for" (a
+                                          # lookup by webhook id, or the function itself)
+        "SECRET_FOR_TTL": 60,             # seconds a SECRET_FOR answer is reused
         "STORE": "django-orm",            # default; or "django-orm://<db alias>",
                                           # "django-cache://<cache alias>", "sqlite:///...",
                                           # "redis://...", "memory://", or a Store instance
         "TOLERANCE": 300,
         "RETENTION": 86_400,
         "MAX_BODY_BYTES": 1_048_576,
+        "RATE_LIMIT": "200/s",            # default None: no limit; also per client:
+        "RATE_LIMIT_PER_CLIENT": "50/s",
+        "RATE_LIMIT_STORE": "memory://",  # or "redis://..." (shared by every host)
+        "TRUSTED_PROXIES": ["10.0.0.0/8"],  # whose X-Forwarded-For names the client
         "LEASE": 60,
         "ASYNC": False,                   # urls.py routes AsyncWebhookView when True
         "JOURNAL": None,                  # "django-orm" (or "django-orm://<db alias>"): a receipt
@@ -18,7 +25,8 @@ Keys (all optional except a secret)::
         "JOURNAL_BODIES": False,          # keep each request's body in its receipt
     }
 
-Without ``SECRET``/``SECRETS`` the ``CORTEXBUILD_WEBHOOK_SECRET`` environment variable is used.
+Without ``SECRET``/``SECRETS``/``SECRET_FOR`` the ``CORTEXBUILD_WEBHOOK_SECRET`` environment
+variable is used.
 
 Nothing here reads the settings at import time: a wrong setting is reported by the system checks
 (:mod:`.checks`), never as a traceback while Django loads the URLconf.
@@ -30,7 +38,7 @@ import logging
 import threading
 from typing import Any, Final
 
-from cortexhooks_receiver._config import RECEIVER_SETTINGS
+from cortexhooks_receiver._config import receiver_kwargs
 from cortexhooks_receiver.journal import Journal
 from cortexhooks_receiver.receiver import Receiver
 from cortexhooks_receiver.stores import Store
@@ -170,12 +178,11 @@ def build_receiver(settings: dict[str, Any] | None = None) -> Receiver:
 
     Raises:
         ConfigurationError: no secret, an empty one, a bad number, an unknown store or journal
-            URL, or ``JOURNAL_BODIES`` without a ``JOURNAL``.
+            URL, ``JOURNAL_BODIES`` without a ``JOURNAL``, or a ``SECRET_FOR`` name that cannot
+            be imported.
     """
     conf = settings_dict() if settings is None else settings
-    kwargs: dict[str, Any] = {
-        arg: conf[key] for key, arg in RECEIVER_SETTINGS.items() if key in conf
-    }
+    kwargs = receiver_kwargs(conf.get)
     kwargs["store"] = open_django_store(conf.get("STORE", DEFAULT_STORE))
     kwargs["journal"] = open_django_journal(conf.get("JOURNAL"))
     return Receiver(**kwargs)

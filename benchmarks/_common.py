@@ -7,7 +7,10 @@ least disturbed by the rest of the machine), divided by the number of calls per 
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
+import subprocess
 import sys
 import timeit
 from collections.abc import Callable, Sequence
@@ -18,6 +21,7 @@ __all__ = [
     "GUIDE_SECRET",
     "ROOT",
     "Row",
+    "callgrind_instructions",
     "environment",
     "guide_body",
     "measure",
@@ -26,7 +30,7 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
-VECTORS = ROOT.parent / "shared" / "vectors" / "signatures.json"
+VECTORS = ROOT / "tests" / "vectors" / "signatures.json"
 GUIDE_SECRET = "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG"
 
 # The guide's task.completed example, byte for byte (the first signature vector): 259 bytes.
@@ -111,3 +115,29 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}"
     return str(value)
+
+
+_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def callgrind_instructions(script: str, *arguments: str) -> int:
+    """Instructions valgrind's callgrind counts for ``python script arguments...``.
+
+    Instruction counts are steady where times are not (the same total whatever else the machine
+    is doing): a row's cost is the count for N deliveries minus the count for 0, so start-up,
+    imports and set-up cancel out.
+    """
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        script,
+        *arguments,
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    found = _REFS.search(result.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{result.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))

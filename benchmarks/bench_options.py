@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import subprocess
 import sys
 import time
 import uuid
@@ -40,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import GUIDE_SECRET, environment, print_table
+from _common import GUIDE_SECRET, callgrind_instructions, environment, print_table
 from bench_receiver import NOW_MS, deliveries
 
 import cortexhooks_receiver as ch
@@ -218,28 +216,9 @@ def timing() -> None:
     print_table(rows, ["option", "µs per delivery", "deliveries/s", "cost vs none"])
 
 
-_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
-
-
 def _instructions(name: str, count: int) -> int:
     """Instructions callgrind counts for a process that runs ``count`` deliveries of ``name``."""
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        __file__,
-        "--run",
-        name,
-        "--count",
-        str(count),
-    ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
-    result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
-    found = _REFS.search(result.stderr)
-    if found is None:
-        raise RuntimeError(f"no instruction count in valgrind's output:\n{result.stderr[-2000:]}")
-    return int(found.group(1).replace(",", ""))
+    return callgrind_instructions(__file__, "--run", name, "--count", str(count))
 
 
 def instructions() -> None:

@@ -989,7 +989,7 @@ class Receiver(TypedOn):
         _attach_delivery(event, delivery_id, webhook_id)
         delivery.event = event
         delivery.handlers = self.router.resolve(event.event)
-        delivery.token = str(next(_tokens))
+        delivery.token = hex(next(_tokens))
 
     def verify(self, body: Body, headers: Headers, method: str = "POST") -> AnyEvent:
         """Run every check of the pipeline up to dedup and return the typed event.

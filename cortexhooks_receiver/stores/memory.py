@@ -31,9 +31,9 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _signed(signed_at: int | None) -> int:
-    # Without the body's signed time, now (wall clock) bounds it from above: a safe floor.
-    return time.time_ns() // 1_000_000 if signed_at is None else signed_at
+# Bound once: claim and complete are on every request's path.
+_monotonic: Final = time.monotonic
+_time_ns: Final = time.time_ns
 
 
 def _several_workers_configured() -> bool:
@@ -104,9 +104,9 @@ class MemoryStore:
             self._forked = False
             self.warn_multiprocess("this process was forked after the store was created")
         clock = self._clock
-        now = time.monotonic() if clock is None else clock()
+        now = _monotonic() if clock is None else clock()
+        entries = self._entries
         with self._lock:
-            entries = self._entries
             held = stale = False
             for key in keys:
                 entry = entries.get(key)
@@ -119,10 +119,17 @@ class MemoryStore:
                             held = True
             if held:
                 return ClaimState.IN_PROGRESS
-            claim = (_CLAIMED, token, now + lease, _signed(signed_at))
-            for key in keys:
-                if stale:  # re-inserted, so that it counts as recent for eviction
+            # Without the body's signed time, now (wall clock) bounds it from above: a safe floor.
+            claim = (
+                _CLAIMED,
+                token,
+                now + lease,
+                _time_ns() // 1_000_000 if signed_at is None else signed_at,
+            )
+            if stale:  # re-inserted, so that each counts as recent for eviction
+                for key in keys:
                     entries.pop(key, None)
+            for key in keys:
                 entries[key] = claim
             if len(entries) > self.max_entries:
                 self._evict(now)
@@ -133,10 +140,15 @@ class MemoryStore:
     ) -> None:
         """Remember ``keys`` as done for ``retention`` seconds (``signed_at``: as for claim)."""
         clock = self._clock
-        now = time.monotonic() if clock is None else clock()
-        done = (_DONE, token, now + retention, _signed(signed_at))
+        now = _monotonic() if clock is None else clock()
+        done = (
+            _DONE,
+            token,
+            now + retention,
+            _time_ns() // 1_000_000 if signed_at is None else signed_at,
+        )
+        entries = self._entries
         with self._lock:
-            entries = self._entries
             for key in keys:
                 entries[key] = done  # keeps the key's place: eviction goes by claim order
             if len(entries) > self.max_entries:

@@ -550,32 +550,41 @@ class Receiver(TypedOn):
         """Coroutine form of :meth:`refuse`, for async adapters. Never raises."""
         return await self._drive_async(_Delivery(b"", (), "POST", client, error))
 
+    def _steps_of(self, delivery: _Delivery) -> Iterator[_Action]:
+        # With nothing attached to the exit (no journal, telemetry or on_rejected hook), the
+        # pipeline's own steps are all there is: one generator fewer on every request.
+        if self.journal is None and self.telemetry is None and not self._rejected_hooks:
+            return self._decide(delivery)
+        return self._steps(delivery)
+
     def _drive(self, delivery: _Delivery) -> Outcome:
         # The sync driver: performs each step the pipeline asks for, and nothing else.
-        for action in self._steps(delivery):
+        for action in self._steps_of(delivery):
             try:
                 delivery.result = self._perform(action, delivery)
             except Exception as exc:  # the pipeline decides what a failed step means
                 delivery.failure = exc
+        delivery.failure = None  # a failed step's exception and its frames end with the request
         return delivery.outcome
 
     async def _drive_async(self, delivery: _Delivery) -> Outcome:
         # The async driver: the same steps, awaited (sync handlers in a worker thread).
-        for action in self._steps(delivery):
+        for action in self._steps_of(delivery):
             try:
                 delivery.result = await self._perform_async(action, delivery)
             except Exception as exc:
                 delivery.failure = exc
+        delivery.failure = None
         return delivery.outcome
 
     def _perform(self, action: _Action, delivery: _Delivery) -> object:
+        if action is RUN:
+            _run_handlers(delivery.event, delivery.handlers, None)
+            return None
         if action is RECORD_PENDING:
             for keys, token, expires_at in self._unrecorded.pending():
                 self.store.complete(keys, max(1.0, expires_at - self._now()), token)
                 self._unrecorded.recorded(keys)
-            return None
-        if action is RUN:
-            _run_handlers(delivery.event, delivery.handlers, None)
             return None
         if action is RECORD:
             journal = self.journal
@@ -666,7 +675,7 @@ class Receiver(TypedOn):
             telemetry.delivered(delivery.outcome, started)
         if self._rejected_hooks and _is_rejection(delivery.outcome.error):
             yield REPORT_REJECTION
-        delivery.failure = None  # a handler's exception and its frames end with the request
+        delivery.failure = None  # before the journal's own step, which may fail
         if journal is not None:
             yield from self._record(delivery)
 

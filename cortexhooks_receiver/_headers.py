@@ -107,21 +107,10 @@ def webhook_headers(
     in any other container such a name is just an unknown header, so a header a proxy would
     filter under its HTTP name cannot slip in under its CGI spelling. Never raises.
     """
-    if _is_environ(headers):
-        # CGI names are normalised (upper case, the server joins duplicates): each header has
-        # exactly one spelling and no scan is needed.
-        environ = headers.get  # type: ignore[union-attr]
-        return (
-            _str(environ("CONTENT_TYPE")),
-            _str(environ("HTTP_CONTENT_ENCODING")),
-            _str(environ("HTTP_X_CORTEXBUILD_SIGNATURE")),
-            _str(environ("HTTP_X_CORTEXBUILD_TIMESTAMP")),
-            _str(environ("HTTP_X_CORTEXBUILD_DELIVERY_ID")),
-            _str(environ("HTTP_X_CORTEXBUILD_WEBHOOK_ID")),
-        )
     if type(headers) is dict:
         # A dict whose every key is one of ours in its canonical casing, each with a str value
         # (what ch.sign returns and CortexBuild sends) cannot hold a name twice: no scan needed.
+        # (An environ never passes this test: it holds REQUEST_METHOD and the server's keys.)
         get = headers.get
         content_type = get("Content-Type")
         encoding = get("Content-Encoding")
@@ -139,6 +128,18 @@ def webhook_headers(
             + (type(get("X-CortexBuild-Event")) is str)
         ):
             return content_type, encoding, signature, timestamp, delivery_id, webhook_id
+    if _is_environ(headers):
+        # CGI names are normalised (upper case, the server joins duplicates): each header has
+        # exactly one spelling and no scan is needed.
+        environ = headers.get  # type: ignore[union-attr]
+        return (
+            _str(environ("CONTENT_TYPE")),
+            _str(environ("HTTP_CONTENT_ENCODING")),
+            _str(environ("HTTP_X_CORTEXBUILD_SIGNATURE")),
+            _str(environ("HTTP_X_CORTEXBUILD_TIMESTAMP")),
+            _str(environ("HTTP_X_CORTEXBUILD_DELIVERY_ID")),
+            _str(environ("HTTP_X_CORTEXBUILD_WEBHOOK_ID")),
+        )
     view = header_view(headers)
     get = view.get
     return (

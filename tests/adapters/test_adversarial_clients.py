@@ -19,9 +19,13 @@ from typing import Any
 
 import pytest
 from adversarial_cases import (
+    ADAPTER_NAMES,
     CASES,
+    CLIENT_GROUPS,
     FAILING_EVENT,
+    PROFILES,
     SECRET,
+    SERVER_FAMILIES,
     Case,
     Ctx,
     Expect,
@@ -189,6 +193,18 @@ def check(resp: Resp, expect: Expect, where: str) -> None:
 
 
 CLIENT_CASES = [case for case in CASES if on_clients(case)]
+
+
+def test_the_published_list_of_test_clients_is_every_adapter() -> None:
+    assert sorted(ADAPTER_NAMES) == sorted(ADAPTERS)
+    for group in CLIENT_GROUPS.values():
+        assert set(group) <= set(ADAPTERS)
+    for case in CASES:
+        assert set(case.clients) <= set(ADAPTERS) | set(CLIENT_GROUPS), case.id
+        assert set(case.servers) <= set(SERVER_FAMILIES), case.id
+        assert case.profile in PROFILES, case.id
+        assert not (case.raw_only and case.clients), case.id
+        assert not (case.profile != "default" and case.servers), case.id
 
 
 @pytest.mark.parametrize("adapter", sorted(ADAPTERS))

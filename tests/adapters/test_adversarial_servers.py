@@ -31,12 +31,14 @@ from adversarial_cases import (
     CASES,
     FAILING_EVENT,
     NO_ANSWER,
+    SERVER_FAMILIES,
     Case,
     Ctx,
     Expect,
     Request,
     on_servers,
     server_answers,
+    server_family,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,10 +61,8 @@ ACKS = {
 }
 
 
-def family(spec: servers.ServerSpec) -> str:
-    """The server family of ``spec`` (a key of ``adversarial_cases.SERVER_FAMILIES``)."""
-    server = spec.name.rpartition("-")[2]
-    return {"aiohttp.web": "aiohttp"}.get(server, server)
+def test_every_real_server_belongs_to_a_published_family() -> None:
+    assert {server_family(spec.name) for spec in servers.SERVERS} == set(SERVER_FAMILIES)
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Running:
 
     @property
     def family(self) -> str:
-        return family(self.spec)
+        return server_family(self.spec.name)
 
     def handled(self) -> int:
         """How many deliveries the app's handlers have run so far."""

@@ -278,6 +278,8 @@ def _check_one(answer: Answer | None, expect: Expect, where: str) -> None:
         return
     assert answer is not None, f"{where}: the connection closed without an answer"
     assert answer.status == expect.status, f"{where}: {answer.status} {answer.body[:300]!r}"
+    if expect.code is None and expect.by_server:  # the server's own answer, not the app's
+        assert answer.code() is None, f"{where}: the app answered {answer.body[:300]!r}"
     if expect.code is not None:
         assert answer.code() == expect.code, f"{where}: {answer.body[:300]!r}"
         assert answer.headers.get("content-type", "").startswith("application/json"), where

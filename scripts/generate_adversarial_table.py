@@ -80,9 +80,10 @@ def render() -> str:
         f"({len(m.ADAPTER_NAMES)} clients) and against every real app under its production "
         f"server ({apps} apps under {len(m.SERVER_FAMILIES)} servers), where requests are "
         "written as raw bytes on a socket. Three rules hold for every case on every target: "
-        "**never a 500** other than a handler's own failure, **never a hang** (every socket "
-        "has a timeout), and **never a handler run for a refused request** (each real app "
-        "logs every handled delivery; the tests read that log).",
+        "**never a 500** other than a handler's own failure (and one known WSGI limit, case "
+        "`content_length_announced_but_no_body_sent`, explained in the notes), **never a "
+        "hang** (every socket has a timeout), and **never a handler run for a refused "
+        "request** (each real app logs every handled delivery; the tests read that log).",
         "",
         "The list is `tests/adapters/adversarial_cases.py`; this page is generated from it by "
         "`scripts/generate_adversarial_table.py`, and a test fails when the two differ. The "

@@ -930,6 +930,27 @@ CASES: tuple[Case, ...] = (
         "found it); the ASGI servers and aiohttp tell the app the client left, and close.",
     ),
     Case(
+        "content_length_announced_but_no_body_sent",
+        "Content-Length of a genuine body, then the client stops sending before any of it",
+        (
+            Step(
+                lambda c: replace(
+                    signed(c, content_length=str(len(body_of(c))), half_close=True), body=b""
+                ),
+                Expect(NO_ANSWER, None),
+            ),
+        ),
+        raw_only="a test client sends the body it has",
+        servers={
+            "gunicorn": Expect(500, "body_already_consumed"),
+            "functions_framework": Expect(500, "body_already_consumed"),
+        },
+        why="A known limit, and the one 500 of the matrix that is not a handler's: a WSGI app "
+        "sees an input stream with nothing left, exactly as when a framework hook read the body "
+        "before the view (the setup mistake body_already_consumed reports). Nothing is "
+        "verified, recorded or run, and the client that stopped sending has gone.",
+    ),
+    Case(
         "content_length_shorter_than_body",
         "Content-Length 10 bytes less than the body sent",
         _no(

@@ -15,6 +15,7 @@
     │   ├── UnsupportedMediaType      415 unsupported_media_type
     │   ├── InvalidContentLength      400 invalid_content_length (adapters, before reading)
     │   ├── BodyAlreadyConsumed       500 body_already_consumed (adapters: the body was gone)
+    │   ├── IncompleteBody            400 incomplete_body (adapters: the client stopped sending)
     │   ├── ReceiverMisconfigured     500 receiver_misconfigured (adapters: no receiver to run)
     │   ├── RateLimited               429 rate_limited (with Retry-After)
     │   ├── VerificationError         401: the request is not provably genuine
@@ -69,6 +70,7 @@ __all__ = [
     "EventTooOld",
     "HandlerError",
     "InProgress",
+    "IncompleteBody",
     "InvalidContentLength",
     "InvalidDeliveryId",
     "InvalidPayload",
@@ -230,6 +232,24 @@ class BodyAlreadyConsumed(WebhookError):
         "Something read the request body before the webhook view (a before_request hook, a "
         "middleware, request.get_json(cache=False), request.POST on a form body). Let the "
         "webhook view read the raw body itself."
+    )
+
+
+class IncompleteBody(WebhookError):
+    """The request body ended before its declared ``Content-Length`` (400).
+
+    The client stopped sending, or disconnected, part way through the body: a bad request, not a
+    fault of the receiving application. Decided by an adapter while reading; nothing is verified
+    or recorded. (A body of which *nothing* is left is :class:`BodyAlreadyConsumed`: something
+    read it before the view.)
+    """
+
+    code = "incomplete_body"
+    status = 400
+    default_message = "The request body ended before its declared Content-Length."
+    default_hint = (
+        "The client stopped sending, or the connection dropped, before the whole body arrived. "
+        "CortexBuild retries a delivery that did not get a 2xx."
     )
 
 

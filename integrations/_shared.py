@@ -14,6 +14,8 @@ import cortexhooks_receiver as ch
 SECRET = os.environ["CORTEXBUILD_WEBHOOK_SECRET"]
 _KEY = SECRET.encode()
 _LOG = os.environ.get("CORTEXHOOKS_HANDLED_LOG")
+FAILING_EVENT = os.environ.get("CORTEXHOOKS_FAILING_EVENT")
+"""An event whose handler records the delivery, then raises (set by the adversarial matrix)."""
 BARE_OK = b'{"received":true}'
 BARE_REFUSED = b'{"error":"Invalid signature"}'
 
@@ -34,10 +36,23 @@ async def arecord(event: Any) -> None:
     record(event)
 
 
+def fail(event: Any) -> None:
+    """Record the delivery, then raise: a handler that always fails."""
+    record(event)
+    raise RuntimeError("this handler always fails")
+
+
+async def afail(event: Any) -> None:
+    """The async twin of :func:`fail`."""
+    fail(event)
+
+
 def make_receiver(*, asynchronous: bool = False) -> ch.Receiver:
     """A receiver configured from the environment, recording every event."""
     receiver = ch.Receiver(store=os.environ.get("CORTEXHOOKS_STORE", "memory://"))
     receiver.on("*")(arecord if asynchronous else record)
+    if FAILING_EVENT:
+        receiver.on(FAILING_EVENT)(afail if asynchronous else fail)
     return receiver
 
 

@@ -61,6 +61,7 @@ BASES: list[type[WebhookError]] = [WebhookError, VerificationError]
 ADAPTER_TABLE: list[tuple[type[WebhookError], str, int]] = [
     (errors.InvalidContentLength, "invalid_content_length", 400),
     (errors.BodyAlreadyConsumed, "body_already_consumed", 500),
+    (errors.IncompleteBody, "incomplete_body", 400),
     (errors.ReceiverMisconfigured, "receiver_misconfigured", 500),
 ]
 

@@ -5,6 +5,6 @@ Import the module of your framework (``cortexhooks_receiver.integrations.flask``
 this package imports no framework.
 """
 
-from cortexhooks_receiver.errors import BodyAlreadyConsumed, InvalidContentLength
+from cortexhooks_receiver.errors import BodyAlreadyConsumed, IncompleteBody, InvalidContentLength
 
-__all__ = ["BodyAlreadyConsumed", "InvalidContentLength"]
+__all__ = ["BodyAlreadyConsumed", "IncompleteBody", "InvalidContentLength"]

@@ -12,7 +12,10 @@ situation                                     status  code
 ``Content-Length`` above the cap (no read)    413     ``payload_too_large``
 chunked body longer than the cap (stops at    413     ``payload_too_large``
 cap + 1 bytes read)
+the body ended part way through its declared  400     ``incomplete_body``
+length (the client stopped sending)
 the framework already consumed the body       500     ``body_already_consumed``
+(nothing of a declared length is left)
 ===========================================  ======  ==========================
 
 Everything else (405, 415, 401, 400, dedup, 503, 500, 200) is the core's answer.
@@ -42,6 +45,7 @@ from typing import Any, Final
 from cortexhooks_receiver._headers import Headers, HeaderView
 from cortexhooks_receiver.errors import (
     BodyAlreadyConsumed,
+    IncompleteBody,
     InvalidContentLength,
     PayloadTooLarge,
     WebhookError,
@@ -64,6 +68,7 @@ __all__ = [
     "require",
     "serve",
     "serve_async",
+    "short_body",
     "wsgi_client",
 ]
 
@@ -224,8 +229,17 @@ def _capped_reads(cap: int, length: int | None) -> Generator[int, bytes, bytes]:
         parts.append(chunk)
         got += len(chunk)
     if length is not None and got < length:
-        raise BodyAlreadyConsumed
+        raise short_body(got)
     return b"".join(parts)
+
+
+def short_body(got: int) -> WebhookError:
+    """The refusal for a body that ended before its declared length, after ``got`` bytes.
+
+    Some of it arrived: the client stopped sending (:class:`IncompleteBody`, 400). None of it is
+    left: something read it before the view (:class:`BodyAlreadyConsumed`, 500). Never raises.
+    """
+    return IncompleteBody() if got else BodyAlreadyConsumed()
 
 
 def serve(
@@ -284,7 +298,8 @@ def read_capped(read: Callable[[int], bytes], cap: int, length: int | None) -> b
     with 413; nothing past that is read.
 
     Raises:
-        BodyAlreadyConsumed: fewer than the declared ``length`` bytes were left to read.
+        IncompleteBody: the body ended after some but fewer than the declared ``length`` bytes.
+        BodyAlreadyConsumed: nothing of the declared ``length`` was left to read.
         OSError: the client disconnected (propagated from ``read``).
     """
     steps = _capped_reads(cap, length)
@@ -303,7 +318,8 @@ async def read_capped_async(
     """The async twin of :func:`read_capped`: ``await read(n)`` returns at most ``n`` bytes.
 
     Raises:
-        BodyAlreadyConsumed: fewer than the declared ``length`` bytes were left to read.
+        IncompleteBody: the body ended after some but fewer than the declared ``length`` bytes.
+        BodyAlreadyConsumed: nothing of the declared ``length`` was left to read.
         Whatever ``read`` raises when the client disconnects.
     """
     steps = _capped_reads(cap, length)
@@ -323,7 +339,8 @@ async def read_chunks_capped(chunks: AsyncIterable[bytes], cap: int, length: int
     with 413); no chunk past the one that crossed the cap is asked for.
 
     Raises:
-        BodyAlreadyConsumed: the chunks ended before the declared ``length``.
+        IncompleteBody: the chunks ended part way through the declared ``length``.
+        BodyAlreadyConsumed: there were no chunks at all for a declared ``length``.
         Whatever the iteration raises when the client disconnects.
     """
     parts: list[bytes] = []
@@ -335,5 +352,5 @@ async def read_chunks_capped(chunks: AsyncIterable[bytes], cap: int, length: int
             break
     body = b"".join(parts) if len(parts) != 1 else parts[0]
     if length is not None and len(body) < min(length, cap + 1):
-        raise BodyAlreadyConsumed
+        raise short_body(len(body))
     return body[: cap + 1]

@@ -29,10 +29,10 @@ from typing import Final
 from cortexhooks_receiver._headers import HeaderView
 from cortexhooks_receiver._http import NOT_FOUND_BODY
 from cortexhooks_receiver._types import ASGIApp, Receive, Scope, Send
-from cortexhooks_receiver.errors import BodyAlreadyConsumed
+from cortexhooks_receiver.errors import BodyAlreadyConsumed, IncompleteBody
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Outcome, Receiver
 
-from ._common import asgi_client, closes_connection, serve_async
+from ._common import asgi_client, closes_connection, serve_async, short_body
 
 __all__ = [
     "DEFAULT_READ_TIMEOUT",
@@ -71,9 +71,11 @@ async def read_body(
     """Read an ASGI request body: at most ``cap + 1`` bytes, then stop reading.
 
     Raises:
+        IncompleteBody: the client disconnected, or the body ended part way through the declared
+            ``length``.
         BodyAlreadyConsumed: the body did not arrive within ``timeout`` seconds (a middleware
-            drained the channel, or the client stalled), or the client disconnected before
-            sending the declared ``length``.
+            drained the channel, or the client stalled), or nothing of a declared ``length``
+            came.
     """
     parts: list[bytes] = []
     got = 0
@@ -81,9 +83,9 @@ async def read_body(
         async with asyncio.timeout(timeout):
             while True:
                 message = await receive()
-                if message["type"] != "http.request":
-                    raise BodyAlreadyConsumed(
-                        "The request body ended before the declared Content-Length."
+                if message["type"] != "http.request":  # http.disconnect: the client went away
+                    raise IncompleteBody(
+                        "The client disconnected before the whole request body arrived."
                     )
                 chunk: bytes = message.get("body", b"")
                 if chunk:
@@ -91,7 +93,7 @@ async def read_body(
                         if len(chunk) > cap:
                             return chunk[: cap + 1]
                         if length is not None and len(chunk) < length:
-                            raise BodyAlreadyConsumed
+                            raise IncompleteBody
                         return chunk
                     parts.append(chunk)
                     got += len(chunk)
@@ -106,7 +108,7 @@ async def read_body(
         ) from None
     body = b"".join(parts)
     if length is not None and len(body) < min(length, cap + 1):
-        raise BodyAlreadyConsumed
+        raise short_body(len(body))
     return body[: cap + 1]
 
 

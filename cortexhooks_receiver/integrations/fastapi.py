@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from cortexhooks_receiver.errors import BodyAlreadyConsumed, WebhookError
+from cortexhooks_receiver.errors import BodyAlreadyConsumed, IncompleteBody, WebhookError
 from cortexhooks_receiver.events import AnyEvent
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Receiver
 
@@ -87,7 +87,7 @@ def verified_event(receiver: Receiver) -> Callable[[Request], Awaitable[AnyEvent
         if method == "POST":
             try:
                 body = await _read_request(request, cap, length)
-            except BodyAlreadyConsumed as exc:
+            except (BodyAlreadyConsumed, IncompleteBody) as exc:
                 raise _http_error(exc) from None
         try:
             return await receiver.verify_async(body, request.headers, method)

@@ -36,10 +36,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cortexhooks_receiver.errors import BodyAlreadyConsumed
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
-from ._common import note_wsgi_server, read_capped, serve, wsgi_client
+from ._common import note_wsgi_server, read_capped, serve, short_body, wsgi_client
 from ._extension import BLUEPRINT_NAME, EXTENSION_KEY, AppExtension
 
 if TYPE_CHECKING:
@@ -110,7 +109,7 @@ def flask_outcome(receiver: Receiver, request: Request) -> Outcome:
         if length is not None:
             body = request.get_data(cache=True)
             if len(body) < length:
-                raise BodyAlreadyConsumed
+                raise short_body(len(body))
             return body
         body = read_capped(request.stream.read, cap, None)
         # A chunked body already read (and cached) by request.get_json() is still usable.

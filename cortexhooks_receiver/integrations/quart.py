@@ -35,7 +35,13 @@ from typing import TYPE_CHECKING, cast
 from cortexhooks_receiver.errors import BodyAlreadyConsumed, PayloadTooLarge
 from cortexhooks_receiver.receiver import Outcome, Receiver
 
-from ._common import asgi_client, closes_connection, read_chunks_capped, serve_async
+from ._common import (
+    asgi_client,
+    closes_connection,
+    read_chunks_capped,
+    serve_async,
+    short_body,
+)
 from ._extension import EXTENSION_KEY, AppExtension
 from .asgi import asgi_headers
 
@@ -86,7 +92,7 @@ async def _outcome(receiver: Receiver, request: Request) -> Outcome:
         except RequestTimeout:  # the app's BODY_TIMEOUT
             raise BodyAlreadyConsumed("The request body did not arrive in time.") from None
         if len(body) < length:
-            raise BodyAlreadyConsumed
+            raise short_body(len(body))
         return body
 
     scope = cast("Scope", request.scope)  # a TypedDict of hypercorn's, a plain dict at run time

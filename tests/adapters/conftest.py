@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,6 +85,7 @@ class Req:
     chunked: bool = False
     content_length: str | None = None  # overrides the header's value when set
     repeated: tuple[tuple[str, str], ...] = ()
+    path: str | None = None  # the request target, when not the adapter's own path
 
     def header_lines(self) -> list[tuple[str, str]]:
         return [*self.headers.items(), *self.repeated]
@@ -153,7 +155,7 @@ def _werkzeug_sender(client: Any, path: str = DEFAULT_PATH) -> Callable[[Req], R
             overrides["CONTENT_LENGTH"] = req.content_length
         overrides["REMOTE_ADDR"] = PEER
         r = client.open(
-            path,
+            req.path or path,
             method=req.method,
             data=req.body,
             headers=req.header_lines(),
@@ -194,7 +196,7 @@ def _testclient_sender(app: Any, path: str = DEFAULT_PATH) -> Callable[[Req], Re
     client = TestClient(app, client=(PEER, 50000))
 
     def send(req: Req) -> Resp:
-        r = client.request(url=path, **_httpx_request_args(req, async_body=False))
+        r = client.request(url=req.path or path, **_httpx_request_args(req, async_body=False))
         return Resp(r.status_code, _lower(r.headers.items()), r.content)
 
     return send
@@ -206,7 +208,7 @@ def _asgi_sender(app: Any, path: str = DEFAULT_PATH) -> Callable[[Req], Resp]:
     async def go(req: Req) -> Resp:
         transport = httpx.ASGITransport(app=app, client=(PEER, 123))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            r = await c.request(url=path, **_httpx_request_args(req, async_body=True))
+            r = await c.request(url=req.path or path, **_httpx_request_args(req, async_body=True))
             return Resp(r.status_code, _lower(r.headers.items()), r.content)
 
     def send(req: Req) -> Resp:
@@ -350,9 +352,10 @@ def build_aiohttp(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CL
         if req.content_length is not None or req.repeated:
             # aiohttp's client refuses a bad length, and sends a header repeated with the same
             # value once: raw bytes say exactly what the test means.
-            return await raw_http(client.host, client.port, req)
+            return await raw_http(client.host, client.port, req, req.path or DEFAULT_PATH)
         headers: CIMultiDict[str] = CIMultiDict(req.header_lines())
-        data: Any = req.body
+        # aiohttp warns about a large bytes body (it could block a loop): a stream has no limit.
+        data: Any = io.BytesIO(req.body) if len(req.body) > 65_536 else req.body
         if req.chunked:
             half = len(req.body) // 2
 
@@ -362,7 +365,11 @@ def build_aiohttp(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CL
 
             data = chunks()
         async with client.request(
-            req.method, DEFAULT_PATH, data=data, headers=headers, skip_auto_headers=["Content-Type"]
+            req.method,
+            req.path or DEFAULT_PATH,
+            data=data,
+            headers=headers,
+            skip_auto_headers=["Content-Type"],
         ) as r:
             return Resp(r.status, _lower(r.headers.items()), await r.read())
 
@@ -398,7 +405,9 @@ def build_litestar(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_C
     client = TestClient(Litestar(route_handlers=[webhook_route(receiver)]))
 
     def send(req: Req) -> Resp:
-        r = client.request(url=DEFAULT_PATH, **_httpx_request_args(req, async_body=False))
+        r = client.request(
+            url=req.path or DEFAULT_PATH, **_httpx_request_args(req, async_body=False)
+        )
         return Resp(r.status_code, _lower(r.headers.items()), r.content)
 
     return Client(send, peer="testclient")  # Litestar's test client reports no other
@@ -424,7 +433,7 @@ def build_quart(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEA
         if req.chunked:
             half = len(req.body) // 2
             async with client.request(
-                DEFAULT_PATH, method=req.method, headers=headers, scope_base=scope
+                req.path or DEFAULT_PATH, method=req.method, headers=headers, scope_base=scope
             ) as connection:
                 await connection.send(req.body[:half])
                 await connection.send(req.body[half:])
@@ -432,7 +441,11 @@ def build_quart(receiver: Receiver, cleanup: contextlib.ExitStack = SESSION_CLEA
             r = await connection.as_response()
         else:
             r = await client.open(
-                DEFAULT_PATH, method=req.method, data=req.body, headers=headers, scope_base=scope
+                req.path or DEFAULT_PATH,
+                method=req.method,
+                data=req.body,
+                headers=headers,
+                scope_base=scope,
             )
         return Resp(r.status_code, _lower(r.headers.items()), await r.get_data())
 
@@ -622,7 +635,7 @@ def build_django_sync(
         if req.content_length is not None:
             extra["CONTENT_LENGTH"] = req.content_length
         extra["REMOTE_ADDR"] = PEER
-        r = client.generic(req.method, DEFAULT_PATH, req.body, content_type, **extra)
+        r = client.generic(req.method, req.path or DEFAULT_PATH, req.body, content_type, **extra)
         return Resp(r.status_code, _lower(r.headers.items()), r.content)
 
     # Django's test client keeps one value per header (a dict of META keys).
@@ -637,7 +650,8 @@ def build_django_async(
     from django.core.asgi import get_asgi_application
 
     Holder.receiver = receiver
-    return Client(_asgi_sender(get_asgi_application(), "/async" + DEFAULT_PATH))
+    asgi = _asgi_sender(get_asgi_application(), "/async" + DEFAULT_PATH)
+    return Client(lambda req: asgi(replace(req, path=req.path and "/async" + req.path)))
 
 
 ADAPTERS: dict[str, Builder] = {

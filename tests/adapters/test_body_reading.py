@@ -11,7 +11,11 @@ from conftest import SECRET, make_body, signed_headers
 from werkzeug.test import Client
 
 from cortexhooks_receiver import Receiver
-from cortexhooks_receiver.integrations import BodyAlreadyConsumed, InvalidContentLength
+from cortexhooks_receiver.integrations import (
+    BodyAlreadyConsumed,
+    IncompleteBody,
+    InvalidContentLength,
+)
 from cortexhooks_receiver.integrations._common import parse_content_length, read_capped
 from cortexhooks_receiver.integrations.asgi import read_body
 from cortexhooks_receiver.integrations.wsgi import WebhookApp
@@ -35,9 +39,30 @@ def test_chunked_read_stops_at_cap_plus_one_byte() -> None:
     assert stream.requested == 101
 
 
-def test_declared_length_longer_than_what_is_left_means_the_body_was_consumed() -> None:
+def test_declared_length_with_nothing_left_means_the_body_was_consumed() -> None:
     with pytest.raises(BodyAlreadyConsumed):
+        read_capped(io.BytesIO(b"").read, 100, 10)
+
+
+def test_a_body_ending_part_way_through_its_declared_length_is_incomplete_not_a_500() -> None:
+    # The client stopped sending (a real server hands over what arrived, then EOF): a bad
+    # request (400), not the application's fault.
+    with pytest.raises(IncompleteBody) as caught:
         read_capped(io.BytesIO(b"abc").read, 100, 10)
+    assert (caught.value.status, caught.value.code) == (400, "incomplete_body")
+
+
+def test_asgi_client_disconnecting_mid_body_is_incomplete_not_a_500() -> None:
+    messages = [
+        {"type": "http.request", "body": b"x" * 10, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    with pytest.raises(IncompleteBody):
+        asyncio.run(read_body(receive, 100, 50))
 
 
 @pytest.mark.parametrize("value", ["-1", "1e3", "12abc", "\uff10\uff11", "9" * 30])

@@ -31,6 +31,7 @@ from cortexhooks_receiver._headers import Headers
 from cortexhooks_receiver.errors import (
     BodyAlreadyConsumed,
     ConfigurationError,
+    IncompleteBody,
     ReceiverMisconfigured,
     WebhookError,
 )
@@ -88,7 +89,7 @@ class _Base(View):  # type: ignore[misc]
             return receiver, b"", refused
         try:
             return receiver, _read(request, method, length, receiver.max_body_bytes), None
-        except BodyAlreadyConsumed as exc:
+        except (BodyAlreadyConsumed, IncompleteBody) as exc:
             return receiver, b"", exc
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import cortexhooks_receiver as ch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # integrations/, for _shared
-from _shared import record  # the same recording handler as every other app
+from _shared import FAILING_EVENT, fail, record  # the same handlers as every other app
 
 ch.on("*")(record)
+if FAILING_EVENT:
+    ch.on(FAILING_EVENT)(fail)

@@ -26,6 +26,10 @@ POSTGRES_DSN = os.environ.get(
     "CORTEXHOOKS_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The pages' tests drive Debian's chromium through its chromedriver (apt-get install chromium
+# chromium-driver; .ci/run does). Nothing ever downloads a browser or a driver.
+CHROMIUM = os.environ.get("CORTEXHOOKS_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CORTEXHOOKS_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
 def _reachable(url: str, default_port: int) -> bool:

@@ -53,6 +53,56 @@ def require_service(name: str, url: str, default_port: int) -> None:
     pytest.skip(f"{message} (start it, or point the env var at one, to run these tests)")
 
 
+def require_browser() -> None:
+    """Skip (fail under CI=true) when Debian's chromium or chromedriver is not installed."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if not missing:
+        return
+    message = f"{' and '.join(missing)} not found"
+    if IN_CI:
+        pytest.fail(
+            f"{message}; CI must run the pages' tests in a real browser "
+            "(apt-get install chromium chromium-driver).",
+            pytrace=False,
+        )
+    pytest.skip(f"{message} (apt-get install chromium chromium-driver to run these tests)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium driven by Selenium, through the installed chromedriver only."""
+    require_browser()
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never fetch anything
+    import subprocess
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1366,900",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--lang=en-GB",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(CHROMEDRIVER, log_output=subprocess.DEVNULL)
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
 @pytest.fixture(scope="session")
 def secret() -> str:
     """The secret of the guide's examples and of the signature vectors."""

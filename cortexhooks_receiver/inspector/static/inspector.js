@@ -204,6 +204,7 @@ function render(detail) {
     pane.append(section(`Typed fields (${entry.eventClass})`,
       table(["Field", "Type", "Value"], entry.fields.map((f) => [f.path, f.type, f.value]), "fields")));
   }
+  pane.dataset.id = String(entry.id);
   pane.focus();
 }
 

@@ -48,12 +48,6 @@ _ENTRY: Final = re.compile(r"^/_inspector/api/entries/([0-9]{1,18})(/resend)?$")
 _STATIC: Final = "/_inspector/static/"
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
 def _summary(entry: Entry) -> Entry:
     return msgspec.structs.replace(entry, checks=(), headers=(), body=None, fields=(), answer="")
 
@@ -110,32 +104,31 @@ class InspectorApp:
                 },
             )
         method = str(environ.get("REQUEST_METHOD") or "GET").upper()
-        try:
-            return self._route(method, path, environ, start_response)
-        except _Refused as exc:
-            return respond_json(
-                start_response, exc.status, {"error": exc.code, "message": exc.message}
-            )
+        return self._route(method, path, environ, start_response)
 
     def _route(
         self, method: str, path: str, environ: WSGIEnvironment, start_response: StartResponse
     ) -> list[bytes]:
         if path == "/" or path.startswith(_STATIC):
-            _only(method, "GET")
+            if method != "GET":
+                return _refuse(start_response, 405, "method_not_allowed", "use GET here")
             found = static_file("inspector.html" if path == "/" else path[len(_STATIC) :])
             if found is None:
-                raise _Refused(404, "not_found", f"no file at {path}")
+                return _refuse(start_response, 404, "not_found", f"no file at {path}")
             return respond(start_response, 200, *found)
         if path == "/_inspector/api/info":
-            _only(method, "GET")
+            if method != "GET":
+                return _refuse(start_response, 405, "method_not_allowed", "use GET here")
             return respond_json(start_response, 200, self._info())
         if path == "/_inspector/api/entries":
-            _only(method, "GET")
+            if method != "GET":
+                return _refuse(start_response, 405, "method_not_allowed", "use GET here")
             after = _after(str(environ.get("QUERY_STRING") or ""))
             entries = [_summary(entry) for entry in self.session.entries(after)]
             return respond_json(start_response, 200, {"entries": entries})
         if path == "/_inspector/api/export":
-            _only(method, "GET")
+            if method != "GET":
+                return _refuse(start_response, 405, "method_not_allowed", "use GET here")
             return respond(
                 start_response,
                 200,
@@ -145,15 +138,21 @@ class InspectorApp:
             )
         match = _ENTRY.match(path)
         if match is None:
-            raise _Refused(404, "not_found", f"no page at {path}")
+            return _refuse(start_response, 404, "not_found", f"no page at {path}")
         entry = self.session.get(int(match.group(1)))
         if entry is None:
-            raise _Refused(404, "not_found", "no such request in this session")
+            return _refuse(start_response, 404, "not_found", "no such request in this session")
         if match.group(2) is None:
-            _only(method, "GET")
+            if method != "GET":
+                return _refuse(start_response, 405, "method_not_allowed", "use GET here")
             return respond_json(start_response, 200, self._detail(entry))
-        _only(method, "POST")
-        return respond_json(start_response, 200, {"entry": self._resend(entry, environ)})
+        if method != "POST":
+            return _refuse(start_response, 405, "method_not_allowed", "use POST here")
+        refusal = self._refusal_of_resend(entry, environ)
+        if refusal is not None:
+            return _refuse(start_response, *refusal)
+        assert self.resend is not None  # the refusal said so otherwise
+        return respond_json(start_response, 200, {"entry": self.resend(entry)})
 
     def _info(self) -> dict[str, Any]:
         return {
@@ -171,27 +170,25 @@ class InspectorApp:
             "canResend": self.resend is not None and _resendable(entry),
         }
 
-    def _resend(self, entry: Entry, environ: WSGIEnvironment) -> Entry:
+    def _refusal_of_resend(
+        self, entry: Entry, environ: WSGIEnvironment
+    ) -> tuple[int, str, str] | None:
+        """Why ``entry`` cannot be re-sent now (status, code, message), or ``None``."""
         if not environ.get("HTTP_" + ACTION_HEADER.upper().replace("-", "_")):
-            raise _Refused(403, "missing_header", f"a re-send must carry {ACTION_HEADER}")
+            return 403, "missing_header", f"a re-send must carry {ACTION_HEADER}"
         if self.resend is None:
-            raise _Refused(
-                409, "no_forward_target", "start cortexhooks listen with --forward-to to re-send"
-            )
+            return 409, "no_forward_target", "start cortexhooks listen with --forward-to to re-send"
         if not _resendable(entry):
-            raise _Refused(
-                409, "not_resendable", "only an accepted delivery with its body can be re-sent"
-            )
-        return self.resend(entry)
+            return 409, "not_resendable", "only an accepted delivery with its body can be re-sent"
+        return None
 
 
 def _resendable(entry: Entry) -> bool:
     return entry.accepted and entry.body is not None and entry.delivery_id is not None
 
 
-def _only(method: str, *allowed: str) -> None:
-    if method not in allowed:
-        raise _Refused(405, "method_not_allowed", f"use {' or '.join(allowed)} here")
+def _refuse(start_response: StartResponse, status: int, code: str, message: str) -> list[bytes]:
+    return respond_json(start_response, status, {"error": code, "message": message})
 
 
 def _after(query: str) -> int:

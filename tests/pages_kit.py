@@ -86,6 +86,7 @@ def screenshot(driver: Any, name: str) -> None:
     if os.environ.get("CORTEXHOOKS_SCREENSHOTS") != "1":
         return
     IMAGES.mkdir(parents=True, exist_ok=True)
+    driver.execute_script("window.scrollTo(0, 0)")
     assert driver.save_screenshot(str(IMAGES / f"{name}.png"))
 
 

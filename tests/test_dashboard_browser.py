@@ -64,9 +64,10 @@ def _register(url: str, target: str, events: list[str]) -> tuple[str, str]:
 @pytest.fixture
 def dashboard(browser: Any, serve: tuple[str, Command]) -> Any:
     browser.get(serve[0] + "/")
-    if browser.find_element(By.ID, "login").is_displayed():
-        browser.find_element(By.ID, "token").send_keys(TOKEN)
-        browser.find_element(By.ID, "connect").click()
+    browser.execute_script("sessionStorage.clear()")
+    browser.refresh()
+    wait_for(browser, lambda d: d.switch_to.active_element.get_attribute("id") == "token")
+    browser.switch_to.active_element.send_keys(TOKEN + "\n")  # the keyboard alone
     wait_for(browser, lambda d: d.find_element(By.ID, "webhooks-section").is_displayed())
     page_errors(browser)
     return browser
@@ -100,7 +101,7 @@ def test_a_webhook_is_auto_disabled_after_ten_failures(
     assert sample["id"]  # the event's sample payload, ready to edit
     edited = dashboard.find_element(By.ID, "emit-data")
     edited.clear()
-    edited.send_keys(json.dumps({**sample, "title": "<b>edited</b>"}))
+    edited.send_keys(json.dumps({**sample, "title": "<b>edited</b>"}, indent=2))
     for _ in range(2):  # two deliveries, five attempts each on the schedule: ten failures
         dashboard.find_element(By.ID, "emit-send").click()
         wait_for(

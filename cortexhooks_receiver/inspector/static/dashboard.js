@@ -56,14 +56,19 @@ function attemptsList(delivery) {
     delivery.attempts.map((a) => el("li", {dataset: {outcome: a.outcome}},
       `#${a.number} at ${when(a.timestamp)}: ${a.outcome}`,
       a.status ? ` (HTTP ${a.status})` : "",
-      a.error ? ` ${a.error}` : "",
+      a.error && a.error !== `HTTP ${a.status}` ? `: ${a.error}` : "",
       a.replay ? " [replay]" : "")));
+}
+
+function badgeOf(state) {
+  if (state === "delivered") return "active";
+  return state === "failed" || state === "disabled" ? "failed" : "pending";
 }
 
 function deliveryCard(hook, delivery) {
   const next = delivery.nextAttemptAt ? `next retry at ${when(delivery.nextAttemptAt)}` : "no retry scheduled";
   return el("article", {className: "card delivery", dataset: {id: delivery.deliveryId, state: delivery.state}},
-    el("h3", {}, delivery.event, " ", el("span", {className: `badge ${delivery.state === "delivered" ? "active" : delivery.state === "failed" ? "failed" : "pending"}`}, delivery.state)),
+    el("h3", {}, delivery.event, " ", el("span", {className: `badge ${badgeOf(delivery.state)}`}, delivery.state)),
     el("p", {className: "muted"}, el("code", {}, delivery.deliveryId), ` to ${hook.url} · `, el("span", {className: "next"}, next)),
     attemptsList(delivery));
 }

@@ -205,7 +205,8 @@ function render(detail) {
       table(["Field", "Type", "Value"], entry.fields.map((f) => [f.path, f.type, f.value]), "fields")));
   }
   pane.dataset.id = String(entry.id);
-  pane.focus();
+  pane.focus({preventScroll: true});
+  pane.scrollTop = 0;
 }
 
 function actions(entry, detail) {

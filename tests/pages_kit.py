@@ -73,11 +73,20 @@ def command(*argv: str, env: dict[str, str] | None = None) -> Iterator[Command]:
         running.stop()
 
 
-def wait_for(driver: Any, condition: Callable[[Any], T], message: str = "") -> T:
-    """Wait (polling the page, up to WAIT seconds) until ``condition(driver)`` is truthy."""
+def wait_for(
+    driver: Any, condition: Callable[[Any], T], message: str = "", timeout: float = WAIT
+) -> T:
+    """Wait (polling the page, up to ``timeout`` s) until ``condition(driver)`` is truthy.
+
+    An element the page redrew while the condition read it counts as "not yet".
+    """
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    result: T = WebDriverWait(driver, WAIT, poll_frequency=0.05).until(condition, message)
+    wait = WebDriverWait(
+        driver, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]
+    )
+    result: T = wait.until(condition, message)
     return result
 
 

@@ -40,14 +40,14 @@ function stateOf(hook) {
 
 function webhookRow(hook) {
   const [kind, label, reason] = stateOf(hook);
-  const result = el("span", {className: "muted", role: "status"});
+  const result = el("span", {className: "muted", role: "status", dataset: {result: hook.id}});
   return el("tr", {dataset: {id: hook.id, state: label}},
     el("td", {className: "mono"}, hook.url, el("br"), el("small", {className: "muted"}, hook.id)),
     el("td", {}, hook.events.join(", ")),
     el("td", {}, el("span", {className: `badge ${kind}`}, label), reason ? el("br") : null, reason ? el("small", {className: "reason"}, reason) : null),
     el("td", {className: "buttons"},
-      el("button", {type: "button", className: "send-test", onclick: () => sendTest(hook.id, result)}, "Send webhook.test"),
-      hook.active ? null : el("button", {type: "button", className: "reactivate", onclick: () => reactivate(hook.id, result)}, "Re-activate"),
+      el("button", {type: "button", className: "send-test", dataset: {key: `test:${hook.id}`}, onclick: () => sendTest(hook.id, result)}, "Send webhook.test"),
+      hook.active ? null : el("button", {type: "button", className: "reactivate", dataset: {key: `on:${hook.id}`}, onclick: () => reactivate(hook.id, result)}, "Re-activate"),
       result));
 }
 
@@ -76,26 +76,44 @@ function deliveryCard(hook, delivery) {
 async function refresh() {
   try {
     const {webhooks} = await api("GET", "/api/webhooks");
-    const rows = byId("webhook-rows");
-    clear(rows);
-    webhooks.forEach((hook) => rows.append(webhookRow(hook)));
-    byId("no-webhooks").hidden = webhooks.length > 0;
-    byId("webhook-count").textContent = webhooks.length ? `(${webhooks.length})` : "";
-    const cards = [];
+    const logs = [];
     for (const hook of webhooks) {
       const {deliveries} = await api("GET", `/api/webhooks/${encodeURIComponent(hook.id)}/deliveries`);
-      deliveries.forEach((d) => cards.push([d.createdAt, deliveryCard(hook, d)]));
+      logs.push(deliveries);
     }
-    const list = byId("deliveries");
-    clear(list);
-    cards.sort((a, b) => b[0] - a[0]).slice(0, 100).forEach(([, card]) => list.append(card));
-    if (!cards.length) list.append(el("p", {className: "muted"}, "No delivery yet: emit an event."));
+    const seen = JSON.stringify([webhooks, logs]);
+    if (seen !== dash.seen) {  // redraw only what changed: focus and results stay put otherwise
+      dash.seen = seen;
+      draw(webhooks, logs);
+    }
     document.body.dataset.refreshed = String(Date.now());
   } catch (error) {
     if (error.status === 401) return signOut("The token was refused.");
     say(byId("status"), `The emulator is not answering: ${error.message}`);
   }
   dash.timer = setTimeout(refresh, REFRESH_MS);
+}
+
+function draw(webhooks, logs) {
+  const focused = document.activeElement;
+  const focusKey = focused && focused.dataset ? focused.dataset.key : null;
+  const rows = byId("webhook-rows");
+  const results = new Map([...rows.querySelectorAll("[data-result]")].map((n) => [n.dataset.result, n.textContent]));
+  clear(rows);
+  webhooks.forEach((hook) => rows.append(webhookRow(hook)));
+  for (const node of rows.querySelectorAll("[data-result]")) node.textContent = results.get(node.dataset.result) || "";
+  byId("no-webhooks").hidden = webhooks.length > 0;
+  byId("webhook-count").textContent = webhooks.length ? `(${webhooks.length})` : "";
+  const cards = [];
+  webhooks.forEach((hook, i) => logs[i].forEach((d) => cards.push([d.createdAt, deliveryCard(hook, d)])));
+  const list = byId("deliveries");
+  clear(list);
+  cards.sort((a, b) => b[0] - a[0]).slice(0, 100).forEach(([, card]) => list.append(card));
+  if (!cards.length) list.append(el("p", {className: "muted"}, "No delivery yet: emit an event."));
+  if (focusKey) {
+    const again = document.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
+    if (again) again.focus();
+  }
 }
 
 async function sendTest(id, result) {
@@ -116,6 +134,8 @@ async function reactivate(id, result) {
   try {
     await api("PUT", `/api/webhooks/${encodeURIComponent(id)}`, {active: true});
     result.textContent = "Re-activated.";
+    clearTimeout(dash.timer);
+    refresh();
   } catch (error) {
     result.textContent = `Failed: ${error.message}`;
   }

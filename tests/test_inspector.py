@@ -278,3 +278,17 @@ def test_the_emulator_serves_its_dashboard_to_browsers_and_json_to_clients() -> 
     assert b"/_dashboard/static/dashboard.js" in page.content
     assert script.headers["content-type"].startswith("text/javascript")
     assert (missing.status_code, posted.status_code, api.status_code) == (404, 405, 401)
+
+
+@pytest.mark.parametrize(("flags", "inspector"), [((), True), (("--no-inspector",), False)])
+def test_listen_says_where_the_inspector_is_unless_turned_off(
+    flags: tuple[str, ...], inspector: bool
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["listen", "--port", "0", "--secret", SECRET, "--max-seconds", "0", "--json", *flags]
+    assert main(argv, stdout=out, stderr=err) == 0
+    first = json.loads(out.getvalue().splitlines()[0])
+    assert first["listening"].endswith(PATH)
+    assert ("inspector" in first) is inspector
+    if inspector:
+        assert first["inspector"] == first["listening"].removesuffix(PATH) + "/"

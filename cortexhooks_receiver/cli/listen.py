@@ -332,8 +332,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """Serve until Ctrl-C, ``--max-events`` or ``--max-seconds``.
 
     Raises:
-        CLIError: no secret (nor ``--tenants``), a bad tenants file, or the address cannot be
-            bound.
+        CLIError: no secret (nor ``--tenants``, nor ``--load``), a bad tenants or session file,
+            a webhook ``--path`` that would hide the inspector, or the address cannot be bound.
         ConfigurationError: a secret, tolerance or retention a Receiver refuses.
         BrokenPipeError: the reader of the console went away (main() ends quietly, exit 141).
     """
@@ -382,10 +382,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         forward_to=args.forward_to,
         source=args.load,
     )
+    with_page = app is None or not args.no_inspector
     try:
-        server = serve_in_thread(
-            app if args.no_inspector and app is not None else page, args.host, args.port
-        )
+        server = serve_in_thread(page if with_page else app, args.host, args.port)
     except OSError as exc:
         raise CLIError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     page.webhook_url = "" if app is None else f"{server.url}{args.path}"
@@ -393,7 +392,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     # The console says what the receiver would log (its refusals): nothing twice on stderr.
     with quiet_logger("cortexhooks_receiver"):
         try:
-            inspector = None if args.no_inspector else f"{server.url}/"
+            inspector = f"{server.url}/" if with_page else None
             if args.json:
                 line: dict[str, Any] = {"listening": url if app is not None else None}
                 if inspector is not None:

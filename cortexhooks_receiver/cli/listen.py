@@ -383,8 +383,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         source=args.load,
     )
     with_page = app is None or not args.no_inspector
+    served: WebhookApp | InspectorApp = page if app is None or with_page else app
     try:
-        server = serve_in_thread(page if with_page else app, args.host, args.port)
+        server = serve_in_thread(served, args.host, args.port)
     except OSError as exc:
         raise CLIError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     page.webhook_url = "" if app is None else f"{server.url}{args.path}"

@@ -15,6 +15,7 @@ REASONS: Final[Mapping[int, str]] = MappingProxyType(
         202: "Accepted",
         400: "Bad Request",
         401: "Unauthorized",
+        403: "Forbidden",
         404: "Not Found",
         405: "Method Not Allowed",
         409: "Conflict",
@@ -22,6 +23,7 @@ REASONS: Final[Mapping[int, str]] = MappingProxyType(
         415: "Unsupported Media Type",
         429: "Too Many Requests",
         500: "Internal Server Error",
+        502: "Bad Gateway",
         503: "Service Unavailable",
     }
 )

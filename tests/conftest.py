@@ -26,6 +26,10 @@ POSTGRES_DSN = os.environ.get(
     "CORTEXHOOKS_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The pages' tests drive Debian's chromium through its chromedriver (apt-get install chromium
+# chromium-driver; .ci/run does). Nothing ever downloads a browser or a driver.
+CHROMIUM = os.environ.get("CORTEXHOOKS_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CORTEXHOOKS_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -47,6 +51,56 @@ def require_service(name: str, url: str, default_port: int) -> None:
     if IN_CI:
         pytest.fail(f"{message}; CI must run these tests against the real {name}.", pytrace=False)
     pytest.skip(f"{message} (start it, or point the env var at one, to run these tests)")
+
+
+def require_browser() -> None:
+    """Skip (fail under CI=true) when Debian's chromium or chromedriver is not installed."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if not missing:
+        return
+    message = f"{' and '.join(missing)} not found"
+    if IN_CI:
+        pytest.fail(
+            f"{message}; CI must run the pages' tests in a real browser "
+            "(apt-get install chromium chromium-driver).",
+            pytrace=False,
+        )
+    pytest.skip(f"{message} (apt-get install chromium chromium-driver to run these tests)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium driven by Selenium, through the installed chromedriver only."""
+    require_browser()
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never fetch anything
+    import subprocess
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1366,900",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--lang=en-GB",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(CHROMEDRIVER, log_output=subprocess.DEVNULL)
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 @pytest.fixture(scope="session")

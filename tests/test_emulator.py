@@ -16,6 +16,7 @@ import pytest
 from cortexhooks_receiver._server import serve_in_thread
 from cortexhooks_receiver.emulator import Emulator, subscribed
 from cortexhooks_receiver.events import CATALOG
+from cortexhooks_receiver.events.samples import sample_data
 from cortexhooks_receiver.routing import Router, matches
 from cortexhooks_receiver.sender import URLPolicy, VirtualClock, WSGIAppTransport
 from cortexhooks_receiver.signature import SecretKeys, verify_signature
@@ -379,7 +380,9 @@ def test_catalog_is_served_and_subscriptions_match_names_families_and_star() -> 
     with api(emulator) as client:
         events = client.get("/api/events").json()["events"]
     assert len(events) == len(CATALOG) == 31
-    assert events[0].keys() == {"name", "family", "description"}
+    assert events[0].keys() == {"name", "family", "description", "sample"}
+    for event in events:  # the dashboard's emit form starts from each event's sample data
+        assert event["sample"] == sample_data(event["name"])
 
 
 # --- the real server and the background worker -------------------------------------------

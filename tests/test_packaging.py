@@ -107,6 +107,13 @@ def test_wheel_ships_py_typed(wheel: Path) -> None:
     assert "cortexhooks_receiver/__init__.py" in names
 
 
+def test_wheel_ships_the_pages_static_files(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("inspector.html", "dashboard.html", "inspector.js", "dashboard.js", "common.js"):
+        assert f"cortexhooks_receiver/inspector/static/{name}" in names
+    assert "cortexhooks_receiver/inspector/static/page.css" in names
+
+
 def test_wheel_ships_no_tests_caches_or_databases(wheel: Path) -> None:
     for name in zipfile.ZipFile(wheel).namelist():
         assert not name.startswith(("tests/", "benchmarks/", "docs/", "examples/")), name

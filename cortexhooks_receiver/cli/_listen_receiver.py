@@ -26,17 +26,36 @@ import msgspec
 from cortexhooks_receiver._concurrency import to_thread
 from cortexhooks_receiver._headers import Headers, header_view
 from cortexhooks_receiver.errors import VerificationError, WebhookError
+from cortexhooks_receiver.inspector import Check
 from cortexhooks_receiver.journal import MemoryJournal, Receipt
 from cortexhooks_receiver.receiver import DEFAULT_RETENTION, Outcome, Receiver, _Delivery
 from cortexhooks_receiver.routing import Router
 from cortexhooks_receiver.signature import DEFAULT_TOLERANCE
 
-from .diagnose import diagnose
+from .diagnose import Diagnosis, diagnose
 
 __all__ = ["ListenReceiver", "Record"]
 
 _FORWARDED: Final = ("content-type", "user-agent")
 _FORWARD_TIMEOUT: Final = 10.0
+_HEADER_PROBLEMS: Final = frozenset({"missing_signature", "malformed_signature"})
+_TIMESTAMP_PROBLEMS: Final = frozenset(
+    {"missing_timestamp", "invalid_timestamp", "timestamp_in_seconds", "clock_skew"}
+)
+_HMAC_PROBLEMS: Final = frozenset(
+    {"secret_whitespace", "secret_prefix", "body_reserialised", "wrong_secret_or_body"}
+)
+_STEPS: Final = {
+    "method_not_allowed": "Method",
+    "unsupported_media_type": "Content type",
+    "payload_too_large": "Body size",
+    "invalid_content_length": "Body size",
+    "unknown_webhook": "Webhook id",
+    "rate_limited": "Rate limit",
+    "event_too_old": "Event age",
+    "invalid_payload": "Payload",
+    "invalid_delivery_id": "Delivery id",
+}
 JOURNAL_SIZE: Final = 500
 """How many receipts (with their bodies) listen's memory journal keeps."""
 
@@ -59,6 +78,14 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
         findings: facts worth reading about a refusal.
         notes: facts that only matter when digging deeper (``--verbose``).
         forwarded_to: the URL the delivery was forwarded to, if it was.
+        receipt_id: the receipt's id in the receiver's journal.
+        client: the sender's address (``inspector-resend:ID`` for a re-send from the page).
+        headers: the request's headers, lower-case names, as received.
+        body: the raw body, when the journal kept it.
+        answer: the body of the answer sent.
+        checks: the signature check step by step, for the inspector (no secret, no expected
+            signature: only whether it matched, and which secret did).
+        typed: the verified, typed event (``None`` for a refusal).
     """
 
     received_at: datetime
@@ -74,6 +101,13 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
     findings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     forwarded_to: str | None = None
+    receipt_id: int = 0
+    client: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    answer: bytes = b""
+    checks: tuple[Check, ...] = ()
+    typed: Any = None
 
     @property
     def accepted(self) -> bool:
@@ -131,6 +165,23 @@ class ListenReceiver(Receiver):
         self.on_record = on_record
         self.forward_to = forward_to
 
+    def resend(self, body: bytes, headers: Mapping[str, str], client: str) -> Outcome:
+        """Run a delivery again with a fresh timestamp (same body, same delivery id).
+
+        Only the CortexBuild headers and the content type are kept. Its record is reported
+        like any request's (and it is forwarded, when listen forwards).
+
+        Raises:
+            What :meth:`~cortexhooks_receiver.Receiver.handle` raises.
+        """
+        kept = {
+            name: value
+            for name, value in headers.items()
+            if name.startswith("x-cortexbuild-") or name in _FORWARDED
+        }
+        kept["x-cortexbuild-timestamp"] = str(self._now_ms())
+        return self.handle(body, kept, client=client)
+
     # Both drivers end here, for handle() and refuse() alike: the receipt is written by then.
 
     def _drive(self, delivery: _Delivery) -> Outcome:
@@ -144,8 +195,9 @@ class ListenReceiver(Receiver):
         """Forward a verified delivery if asked, report the record, return the answer to send."""
         receipt: Receipt = delivery.receipt
         error = outcome.error
+        verdict = self._diagnosis(receipt)
         if error is not None:
-            problem, message, findings, notes = self._explain(error, receipt)
+            problem, message, findings, notes = self._explain(error, verdict)
             record = _record(
                 receipt, problem=problem, message=message, findings=findings, notes=notes
             )
@@ -157,12 +209,38 @@ class ListenReceiver(Receiver):
                 status=outcome.status,
                 payload=json.loads(receipt.body or b"null"),  # the receiver decoded it
                 forwarded_to=self.forward_to,
+                typed=outcome.event,
+                findings=() if verdict is None else tuple(verdict.findings),
             )
+        record = msgspec.structs.replace(
+            record,
+            receipt_id=receipt.id,
+            client=receipt.client,
+            headers=tuple(_named_headers(delivery.headers).items()),
+            body=receipt.body,
+            answer=outcome.body,
+            checks=self._checks(receipt, error, verdict),
+        )
         self.on_record(record)
         return outcome
 
+    def _diagnosis(self, receipt: Receipt) -> Diagnosis | None:
+        """``verify``'s diagnosis of the stored body and headers; ``None`` without either."""
+        secrets = self._diagnosed_secrets(receipt.webhook_id)
+        if receipt.body is None or not secrets:
+            return None
+        return diagnose(
+            receipt.body,
+            receipt.signature,
+            receipt.timestamp,
+            secrets,
+            now_ms=int(receipt.received_at.timestamp() * 1000),
+            tolerance=self.tolerance,
+        )
+
+    @staticmethod
     def _explain(
-        self, error: WebhookError, receipt: Receipt
+        error: WebhookError, verdict: Diagnosis | None
     ) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
         """Return ``(problem, message, findings, notes)`` about a refusal.
 
@@ -170,24 +248,89 @@ class ListenReceiver(Receiver):
         headers when it reaches the same verdict; any other refusal is explained in the
         receiver's own words and hint.
         """
-        secrets = self._diagnosed_secrets(receipt.webhook_id)
-        if isinstance(error, VerificationError) and receipt.body is not None and secrets:
-            verdict = diagnose(
-                receipt.body,
-                receipt.signature,
-                receipt.timestamp,
-                secrets,
-                now_ms=int(receipt.received_at.timestamp() * 1000),
-                tolerance=self.tolerance,
+        if (
+            isinstance(error, VerificationError)
+            and verdict is not None
+            and verdict.error == error.code
+            and verdict.problem is not None
+        ):
+            return (
+                verdict.problem,
+                verdict.message,
+                tuple(verdict.findings),
+                tuple(verdict.notes),
             )
-            if verdict.error == error.code and verdict.problem is not None:
-                return (
-                    verdict.problem,
-                    verdict.message,
-                    tuple(verdict.findings),
-                    tuple(verdict.notes),
-                )
         return error.code, error.message, (error.hint,) if error.hint else (), ()
+
+    def _checks(
+        self, receipt: Receipt, error: WebhookError | None, verdict: Diagnosis | None
+    ) -> tuple[Check, ...]:
+        """The signature check step by step, in the receiver's order, for the inspector."""
+        checks: list[Check] = []
+        explained = False
+        if verdict is not None:
+            problem = verdict.problem
+            explained = error is not None and verdict.error == error.code
+            header_ok = problem not in _HEADER_PROBLEMS
+            checks.append(
+                Check(
+                    "Signature header",
+                    header_ok,
+                    "present: 64 hex digits" if header_ok else verdict.message,
+                )
+            )
+            if problem in _TIMESTAMP_PROBLEMS:
+                checks.append(Check("Timestamp", False, verdict.message))
+            else:
+                told = [f for f in verdict.findings if f.startswith("the timestamp is")]
+                checks.append(
+                    Check(
+                        "Timestamp",
+                        verdict.timestamp_valid,
+                        f"{told[0]}, within the ±{self.tolerance:g} s tolerance"
+                        if verdict.timestamp_valid and told
+                        else "not within the tolerance",
+                    )
+                )
+            which = self._which_secret(receipt)
+            if verdict.signature_valid:
+                hmac_check = Check("HMAC-SHA256 of the raw body", True, f"matched {which}")
+            elif not header_ok:
+                hmac_check = Check(
+                    "HMAC-SHA256 of the raw body", None, "not checked: no signature to check"
+                )
+            else:
+                hmac_check = Check(
+                    "HMAC-SHA256 of the raw body",
+                    False,
+                    verdict.message if problem in _HMAC_PROBLEMS else f"did not match {which}",
+                )
+            checks.append(hmac_check)
+        if error is not None and not explained:
+            checks.append(Check(_STEPS.get(error.code, "Request"), False, error.message))
+        elif error is None:
+            checks.append(
+                Check(
+                    "Delivery id (dedup)",
+                    True,
+                    "already processed: answered 200, nothing ran again"
+                    if receipt.duplicate
+                    else "a new delivery: processed",
+                )
+            )
+        return tuple(checks)
+
+    def _which_secret(self, receipt: Receipt) -> str:
+        """Which secret the signature matched, in words (never the secret itself)."""
+        count = len(self._diagnosed_secrets(receipt.webhook_id))
+        owner = "" if self._tenants is None else f" of webhook {receipt.webhook_id}"
+        index = receipt.secret_index
+        if count <= 1:
+            return f"the secret{owner}"
+        if index is None:
+            return f"one of the {count} secrets{owner}"
+        age = "the newest" if index == 0 else "an older one: the sender has not rotated yet"
+        return f"secret #{index + 1} of {count}{owner} ({age})"
 
     def _diagnosed_secrets(self, webhook_id: str | None) -> tuple[str, ...]:
         """The secrets a refusal is diagnosed with: with ``tenants``, the webhook's own (none for

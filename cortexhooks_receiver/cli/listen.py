@@ -7,6 +7,11 @@ to a memory journal (bodies included), and each answer is printed as one record 
 receipt; a refusal is explained with the diagnosis of ``cortexhooks verify``. ``--forward-to``
 passes verified deliveries (same body and headers) on to your app and relays its answer. When
 whoever reads the console goes away (``listen | head``), the listener stops.
+
+The same port serves the inspector at ``/`` (:mod:`cortexhooks_receiver.inspector`): every
+request as it arrives, its diagnosis and signature check step by step, re-sending to the
+forward target, ``curl`` and pytest forms, and the session as JSON lines (``--load FILE``
+shows a saved one). ``--no-inspector`` serves the webhook path alone.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from cortexhooks_receiver.errors import ConfigurationError
+from cortexhooks_receiver.inspector import Entry, InspectorApp, Session, typed_fields
 from cortexhooks_receiver.integrations.wsgi import WebhookApp
 from cortexhooks_receiver.receiver import DEFAULT_PATH, DEFAULT_RETENTION
 from cortexhooks_receiver.signature import DEFAULT_TOLERANCE
@@ -32,7 +39,19 @@ from ._common import (
 )
 from ._listen_receiver import ListenReceiver, Record
 
-__all__ = ["ListenConsole", "listen_app", "read_tenants", "register", "run"]
+__all__ = [
+    "RESEND_CLIENT",
+    "ListenConsole",
+    "entry_of",
+    "inspected_app",
+    "listen_app",
+    "read_tenants",
+    "register",
+    "run",
+]
+
+RESEND_CLIENT = "inspector-resend:"
+"""The ``client`` of a request re-sent from the inspector, followed by the entry's id."""
 
 
 def register(subparsers: Any) -> None:
@@ -81,6 +100,17 @@ def register(subparsers: Any) -> None:
         "--max-events", type=int, help="exit after this many requests (default: run until Ctrl-C)"
     )
     parser.add_argument("--max-seconds", type=float, help="exit after this many seconds")
+    parser.add_argument(
+        "--load",
+        metavar="FILE",
+        help="show a session exported from the inspector (JSON lines) before the new requests; "
+        "without a secret, only the saved session is shown",
+    )
+    parser.add_argument(
+        "--no-inspector",
+        action="store_true",
+        help="do not serve the inspector page at / (the webhook path alone)",
+    )
     add_verbose_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(func=run)
@@ -169,7 +199,7 @@ class ListenConsole:
 
 def listen_app(
     secrets: list[str],
-    console: ListenConsole,
+    console: Callable[[Record], None],
     *,
     path: str = DEFAULT_PATH,
     tolerance: float = DEFAULT_TOLERANCE,
@@ -179,6 +209,8 @@ def listen_app(
     tenants: Mapping[str, str | Sequence[str]] | None = None,
 ) -> WebhookApp:
     """Return listen's WSGI app: the WSGI adapter serving a receiver that reports to ``console``.
+
+    ``console`` is any callable given each :class:`Record` (a :class:`ListenConsole`).
 
     Other paths than ``path`` are answered 404 by the adapter (and not printed).
 
@@ -196,6 +228,75 @@ def listen_app(
         tenants=tenants,
     )
     return WebhookApp(receiver, path=path)
+
+
+def entry_of(record: Record) -> Entry:
+    """Return the inspector's entry of ``record`` (no secret and no expected signature in it)."""
+    resent_from = None
+    client = record.client or ""
+    if client.startswith(RESEND_CLIENT) and client[len(RESEND_CLIENT) :].isdigit():
+        resent_from = int(client[len(RESEND_CLIENT) :])
+    typed = record.typed
+    return Entry(
+        received_at=record.received_at,
+        status=record.status,
+        code=record.code,
+        event=record.event,
+        delivery_id=record.delivery_id,
+        webhook_id=record.webhook_id,
+        duplicate=record.duplicate,
+        problem=record.problem,
+        message=record.message,
+        findings=record.findings,
+        checks=record.checks,
+        headers=record.headers,
+        body=None if record.body is None else record.body.decode("utf-8", "replace"),
+        event_class=None if typed is None else type(typed).__name__,
+        fields=() if typed is None else typed_fields(typed),
+        answer=record.answer.decode("utf-8", "replace"),
+        forwarded_to=record.forwarded_to,
+        resent_from=resent_from,
+    )
+
+
+def inspected_app(
+    app: WebhookApp | None,
+    session: Session,
+    *,
+    bound_host: str = "127.0.0.1",
+    webhook_url: str = "",
+    forward_to: str | None = None,
+    source: str | None = None,
+) -> InspectorApp:
+    """Return the inspector in front of listen's ``app`` (``None``: a saved session alone).
+
+    A re-send runs the entry through ``app``'s receiver again (fresh timestamp, same body and
+    delivery id), which forwards it: it is offered only with ``forward_to``. The receiver must
+    report its records into ``session`` (through :func:`entry_of`).
+    """
+    resend = None
+    if app is not None and forward_to is not None:
+        receiver = app.receiver
+        if not isinstance(receiver, ListenReceiver):
+            raise ConfigurationError("listen's inspector needs listen's own receiver")
+
+        def resend(entry: Entry) -> Entry:
+            client = f"{RESEND_CLIENT}{entry.id}"
+            receiver.resend((entry.body or "").encode("utf-8"), dict(entry.headers), client)
+            for newer in session.entries(entry.id):
+                if newer.resent_from == entry.id:
+                    return newer
+            raise ConfigurationError("the re-sent request left no record")  # pragma: no cover
+
+    return InspectorApp(
+        session,
+        webhook_app=app,
+        bound_host=bound_host,
+        webhook_url=webhook_url,
+        resend=resend,
+        forward_to=forward_to,
+        source=source,
+    )
 
 
 def read_tenants(path: str) -> dict[str, str | list[str]]:
@@ -231,39 +332,78 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """Serve until Ctrl-C, ``--max-events`` or ``--max-seconds``.
 
     Raises:
-        CLIError: no secret (nor ``--tenants``), a bad tenants file, or the address cannot be
-            bound.
+        CLIError: no secret (nor ``--tenants``, nor ``--load``), a bad tenants or session file,
+            a webhook ``--path`` that would hide the inspector, or the address cannot be bound.
         ConfigurationError: a secret, tolerance or retention a Receiver refuses.
         BrokenPipeError: the reader of the console went away (main() ends quietly, exit 141).
     """
     from cortexhooks_receiver._server import serve_in_thread
 
     tenants = read_tenants(args.tenants) if args.tenants else None
-    secrets = [] if tenants is not None else resolve_secret(args.secret)
+    session = Session()
+    if args.load:
+        try:
+            session.extend(Session.load(args.load))
+        except ConfigurationError as exc:
+            raise CLIError(str(exc)) from None
+    try:
+        secrets = [] if tenants is not None else resolve_secret(args.secret)
+    except CLIError:
+        if not args.load:
+            raise
+        secrets = None  # a saved session alone
+    if not args.no_inspector and args.path.rstrip("/") in ("", "/_inspector"):
+        raise CLIError("the inspector is served at /: give the webhook another --path")
     printer = ListenConsole(
         console, json_lines=args.json, verbose=args.verbose, max_events=args.max_events
     )
-    app = listen_app(
-        secrets,
-        printer,
-        path=args.path,
-        tolerance=args.tolerance,
-        retention=args.retention,
-        forward_to=args.forward_to,
-        tenants=tenants,
+
+    def report(record: Record) -> None:
+        session.add(entry_of(record))
+        printer(record)
+
+    app = (
+        None
+        if secrets is None
+        else listen_app(
+            secrets,
+            report,
+            path=args.path,
+            tolerance=args.tolerance,
+            retention=args.retention,
+            forward_to=args.forward_to,
+            tenants=tenants,
+        )
     )
+    page = inspected_app(
+        app,
+        session,
+        bound_host=args.host,
+        forward_to=args.forward_to,
+        source=args.load,
+    )
+    with_page = app is None or not args.no_inspector
+    served: WebhookApp | InspectorApp = page if app is None or with_page else app
     try:
-        server = serve_in_thread(app, args.host, args.port)
+        server = serve_in_thread(served, args.host, args.port)
     except OSError as exc:
         raise CLIError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    page.webhook_url = "" if app is None else f"{server.url}{args.path}"
     url = f"{server.url}{args.path}"
     # The console says what the receiver would log (its refusals): nothing twice on stderr.
     with quiet_logger("cortexhooks_receiver"):
         try:
+            inspector = f"{server.url}/" if with_page else None
             if args.json:
-                console.json({"listening": url}, lines=True)
+                line: dict[str, Any] = {"listening": url if app is not None else None}
+                if inspector is not None:
+                    line["inspector"] = inspector
+                console.json(line, lines=True)
             else:
-                console.print(f"Listening on {url} (Ctrl-C to stop)")
+                if app is not None:
+                    console.print(f"Listening on {url} (Ctrl-C to stop)")
+                if inspector is not None:
+                    console.print(f"Inspector on {inspector}")
             printer.done.wait(args.max_seconds)
         except KeyboardInterrupt:
             pass

@@ -1,6 +1,6 @@
 """The emulator's HTTP API as a plain WSGI app (served by wsgiref; testable with httpx).
 
-Routes (all under bearer auth except ``GET /``):
+Routes (all under bearer auth except ``GET /`` and the dashboard's files):
 
 =======  ==================================  ==============================================
 POST     /api/webhooks                        register ``{url, events, description?}`` (201)
@@ -13,6 +13,10 @@ GET      /api/webhooks/:id/deliveries         the delivery log with every attemp
 POST     /api/events                          emit ``{event, data?, companyId?, userId?}`` (202)
 GET      /api/events                          the event catalog
 =======  ==================================  ==============================================
+
+``GET /`` from a browser (``Accept: text/html``) is the dashboard
+(:mod:`cortexhooks_receiver.inspector.dashboard`), a page over this same API that asks for the
+bearer token; any other client gets the emulator's description as JSON.
 
 Errors are JSON ``{"success": false, "error": code, "message": ...}`` with a 4xx status: 400 for
 bad input, 401 without a valid token, 404, 405 (with ``Allow``), 413 over 1 MiB, 415 for a
@@ -30,8 +34,10 @@ import msgspec
 
 from cortexhooks_receiver._http import status_line
 from cortexhooks_receiver.events import CATALOG
+from cortexhooks_receiver.inspector.dashboard import serve_dashboard
 
 from .errors import EmulatorError
+from .samples import sample_data
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -54,6 +60,9 @@ class EmulatorApp:
         self._token = emulator.token.encode("utf-8")
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        page = serve_dashboard(environ, start_response)
+        if page is not None:
+            return page
         try:
             status, body, headers = self._dispatch(environ)
         except EmulatorError as exc:
@@ -81,7 +90,16 @@ class EmulatorApp:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         path = str(environ.get("PATH_INFO", "/")) or "/"
         if path in ("/", ""):
-            return 200, {"name": "cortexhooks emulator", "api": "/api/webhooks"}, []
+            sender = self.emulator.sender
+            about = {
+                "name": "cortexhooks emulator",
+                "api": "/api/webhooks",
+                "dashboard": "/",
+                "retrySchedule": list(sender.schedule),
+                "autoDisableAfter": sender.disable_after,
+                "timeScale": self.emulator.dispatcher.time_scale,
+            }
+            return 200, about, []
         if not path.startswith("/api/"):
             raise EmulatorError(404, "not_found", f"no route {path}")
         self._authorize(environ)
@@ -108,7 +126,12 @@ class EmulatorApp:
         if path.rstrip("/") == "/api/events":
             if method == "GET":
                 catalog = [
-                    {"name": s.name, "family": s.family, "description": s.description}
+                    {
+                        "name": s.name,
+                        "family": s.family,
+                        "description": s.description,
+                        "sample": sample_data(s.name),
+                    }
                     for s in CATALOG
                 ]
                 return 200, {"success": True, "events": catalog}, []

@@ -15,7 +15,7 @@ from typing import Any
 from cortexhooks_receiver.events.samples import sample_data, set_path
 from cortexhooks_receiver.sender import build_payload
 
-__all__ = ["parse_assignment", "sample_payload"]
+__all__ = ["parse_assignment", "sample_data", "sample_payload"]
 
 
 def _data_for(event: str) -> dict[str, Any]:

@@ -17,11 +17,15 @@ What happens:
   any non-2xx answer (or none) on the guide's schedule divided by ``--time-scale`` (60: minutes
   become seconds: attempts at 0, +1, +5, +15, +60 s), with the guide's 10 s timeout. Webhooks are
   never disabled here (see ``max_consecutive_failures`` for when the platform would have).
+* ``--store memory`` is a control: each worker remembers only what it processed itself, so a copy
+  that reaches another worker runs again, and the counts below must say so (no outage there).
 * ``--duplicate-percent`` of the deliveries are dispatched twice at once (same delivery id and
   body, each copy with its own retries); ``--replay-percent`` are replayed once acknowledged (same
   body, fresh headers, a new delivery id: what an attacker who captured one can send); and the
   handler fails on the first run of ``--fail-first-percent`` of them.
-* In the middle: ``--kills`` SIGKILLs of a random gunicorn worker (gunicorn starts a new one) and,
+* In the middle: ``--kills`` SIGKILLs of a gunicorn worker (gunicorn starts a new one): by default
+  one caught running its handler, the worst moment (the claim is held, the work half done), or
+  any with ``--kill-target random``; and,
   with ``--outage S``, S seconds without the store. SQLite: another connection holds the file's
   write lock (``BEGIN EXCLUSIVE``, as a long migration or a backup would); Redis: the proxy
   resets every connection and refuses new ones.
@@ -108,6 +112,7 @@ class Options:
     deliveries: int = 20_000
     workers: int = 4
     kills: int = 3
+    kill_target: str = "mid-handler"
     outage: float = 0.0
     concurrency: int = 16
     duplicate_percent: int = 10
@@ -389,17 +394,34 @@ class Workers:
     def stop(self) -> None:
         self._stop.set()
 
-    def kill_one(self) -> None:
-        """SIGKILL one of the current workers, at random (gunicorn starts another)."""
+    def kill_one(self, mid_handler: bool) -> None:
+        """SIGKILL one of the current workers (gunicorn starts another).
+
+        With ``mid_handler``, one whose handler is running (its record file ends with a
+        ``start`` line), if one is seen within 2 s; otherwise, or without it, any worker.
+        """
         deadline = time.monotonic() + 30
-        while not (pids := worker_pids(self.master)):
+        while not (pids := sorted(worker_pids(self.master))):
             if time.monotonic() > deadline:
                 return
-            time.sleep(0.05)
-        pid = self.rng.choice(sorted(pids))
-        self.sample()
+            time.sleep(0.05)  # gunicorn is starting workers again
+        pid = self.rng.choice(pids)
+        searching = time.monotonic() + 2.0 if mid_handler else 0.0
+        while time.monotonic() < searching:
+            running = [p for p in pids if self._running_handler(p)]
+            if running:
+                pid = self.rng.choice(running)
+                break
         self.kills.append((pid, time.time()))  # before the signal: a kill is never later
         os.kill(pid, signal.SIGKILL)
+
+    def _running_handler(self, pid: int) -> bool:
+        try:
+            with (self.records / f"{pid}.log").open("rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - 8))
+                return f.read().endswith(b" start\n")
+        except OSError:
+            return False
 
 
 # -- the outage ---------------------------------------------------------------------------------
@@ -530,7 +552,8 @@ class Faults:
                     return
                 time.sleep(0.01)  # polling the sender's progress
             if action == "kill":
-                self.workers.kill_one()
+                self.workers.sample()
+                self.workers.kill_one(self.load.options.kill_target == "mid-handler")
             else:
                 thread = threading.Thread(target=self._outage, daemon=True)
                 thread.start()
@@ -759,7 +782,9 @@ def run(options: Options) -> dict[str, Any]:
     outage: SQLiteOutage | RedisOutage | None = None
     prefix = f"loadfaults-{run_id}:"
     try:
-        if options.store == "sqlite":
+        if options.store == "memory":  # the control: the counts must catch its doubles
+            store_url = "memory://"
+        elif options.store == "sqlite":
             db = folder / "dedup.db"
             store_url = f"sqlite:///{db}?busy_timeout={options.busy_timeout:g}"
             outage = SQLiteOutage(db)
@@ -915,7 +940,7 @@ def print_report(report: dict[str, Any]) -> None:
 def _parse(argv: list[str] | None) -> tuple[Options, bool]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     defaults = Options()
-    parser.add_argument("--store", choices=("sqlite", "redis"), default=defaults.store)
+    parser.add_argument("--store", choices=("sqlite", "redis", "memory"), default=defaults.store)
     parser.add_argument("--deliveries", type=int, default=defaults.deliveries)
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument(
@@ -923,6 +948,12 @@ def _parse(argv: list[str] | None) -> tuple[Options, bool]:
         type=int,
         default=defaults.kills,
         help="SIGKILL this many gunicorn workers, spread over the middle 60 %%",
+    )
+    parser.add_argument(
+        "--kill-target",
+        choices=("mid-handler", "random"),
+        default=defaults.kill_target,
+        help="kill a worker whose handler is running (if one is seen within 2 s), or any",
     )
     parser.add_argument(
         "--outage",

@@ -10,8 +10,9 @@ What happens:
 
 * ``load_faults_app.py`` (Flask, the project's extension, one handler for every event) runs
   under gunicorn with ``--workers`` sync workers on one dedup store: a SQLite file in a temporary
-  folder, or the real Redis (``--redis-url``, default db 15) under a key prefix of this run,
-  reached through a TCP proxy of this script (``_tcp_proxy.py``), deleted at the end.
+  folder, or the real Redis (``--redis-url``, default db 14, not the test suite's) under a key
+  prefix of this run, reached through a TCP proxy of this script (``_tcp_proxy.py``); the keys
+  are deleted at the end. A sentinel key notices another program wiping the database.
 * The sender plays CortexBuild with the project's own :class:`~cortexhooks_receiver.sender.Sender`
   from ``--concurrency`` threads: every delivery is signed afresh at each attempt and retried on
   any non-2xx answer (or none) on the guide's schedule divided by ``--time-scale`` (60: minutes
@@ -57,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import heapq
 import itertools
 import json
@@ -93,7 +95,8 @@ from integrations import servers
 
 HERE = Path(__file__).resolve().parent
 SECRET = servers.SECRET
-REDIS_URL = os.environ.get("CORTEXHOOKS_LOAD_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Not the test suite's database (15): a run must not meet another program's FLUSHDB.
+REDIS_URL = os.environ.get("CORTEXHOOKS_LOAD_REDIS_URL", "redis://127.0.0.1:6379/14")
 EVENTS = ("invoice.paid", "task.completed", "project.updated", "document.uploaded")
 WARM_RUNS = 100  # a worker's RSS "before" is its first sample after about this many handler runs
 WARM_BYTES = WARM_RUNS * 2 * 68  # two record lines of about 68 bytes per run
@@ -502,6 +505,39 @@ def _via_proxy(url: str, port: int, prefix: str) -> str:
     )
 
 
+class RedisWatch:
+    """Notices another program wiping our Redis keys (a FLUSHDB of a shared test database).
+
+    A sentinel key under this run's prefix is checked every 0.2 s, straight at the server (not
+    through the proxy); each time it is found missing, the time is noted and it is set again.
+    Dedup keys wiped by someone else make copies run twice through no fault of the receiver,
+    so the report says when it happened.
+    """
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.key = f"{{{prefix}}}sentinel"
+        self.wiped: list[float] = []
+        self._stop = threading.Event()
+        self.client.set(self.key, b"1")
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            with contextlib.suppress(Exception):  # the server unreachable: not for this to say
+                if not self.client.exists(self.key):
+                    self.wiped.append(time.time())
+                    self.client.set(self.key, b"1")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.client.close()
+
+
 def _delete_redis_keys(url: str, prefix: str) -> int:
     import redis
 
@@ -630,18 +666,11 @@ def analyse(
             acked = any(s.delivery.succeeded for s in sent if s.kind != "replay")
             (lost_acknowledged if acked else lost_gave_up).append(data_id)
             continue
-        for earlier, later in itertools.pairwise(successes):
+        for earlier, _later in itertools.pairwise(successes):
             if _explained_by_kill(earlier, rows_by_index[index], killed):
                 rerun_after_kill += 1
             else:
-                doubled.append(
-                    {
-                        "data_id": data_id,
-                        "runs": [
-                            [round(r.time, 3), r.pid, r.delivery_id] for r in (earlier, later)
-                        ],
-                    }
-                )
+                doubled.append(_example(load, data_id, runs, rows_by_index[index]))
 
     statuses = Counter(row.label for row in load.rows)
     unexplained = [
@@ -695,6 +724,19 @@ def analyse(
             ),
             "max_consecutive_failures": _max_consecutive_failures(load.rows),
         },
+    }
+
+
+def _example(load: Load, data_id: str, runs: list[Record], rows: list[Row]) -> dict[str, Any]:
+    """A delivery's handler runs and attempts, in seconds from the start (to read a defect)."""
+    t0 = load.started
+    return {
+        "data_id": data_id,
+        "runs": [[round(r.time - t0, 3), r.pid, r.delivery_id, r.what] for r in runs],
+        "attempts": [
+            [r.kind, r.number, r.label, round(r.started - t0, 3), round(r.ended - t0, 3)]
+            for r in sorted(rows, key=lambda r: r.started)
+        ],
     }
 
 
@@ -776,10 +818,12 @@ def worker_table(workers: Workers, records: list[Record]) -> list[dict[str, Any]
 def run(options: Options) -> dict[str, Any]:
     """Run the whole scenario once and return the report."""
     run_id = uuid.uuid4().hex[:8]
+    load_before = os.getloadavg()[0]
     folder = Path(tempfile.mkdtemp(prefix="load-faults-"))
     records = folder / "records"
     records.mkdir()
     outage: SQLiteOutage | RedisOutage | None = None
+    watch: RedisWatch | None = None
     prefix = f"loadfaults-{run_id}:"
     try:
         if options.store == "memory":  # the control: the counts must catch its doubles
@@ -793,19 +837,28 @@ def run(options: Options) -> dict[str, Any]:
             proxy = RedisOutage(f"{target.hostname or '127.0.0.1'}:{target.port or 6379}")
             outage = proxy
             store_url = _via_proxy(options.redis_url, proxy.port, prefix)
+            watch = RedisWatch(options.redis_url, prefix)
         report = _serve_and_load(options, folder, records, store_url, run_id, outage)
     finally:
         if outage is not None:
             outage.close()
+        if watch is not None:
+            watch.close()
         if options.store == "redis":
             _delete_redis_keys(options.redis_url, prefix)
         if options.keep:
             print(f"kept {folder}", file=sys.stderr)
         else:
             shutil.rmtree(folder, ignore_errors=True)
+    started = report.pop("started_at")
+    report["store_wiped_by_another_program_at_s"] = (
+        None if watch is None else [round(at - started, 2) for at in watch.wiped]
+    )
     report["options"] = {**options.__dict__, "redis_url": None}
     report["store"] = options.store
     report["environment"] = environment() + f", {os.cpu_count()} CPUs"
+    # The machine's 1-minute load average when the run began and ended (other work competes).
+    report["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return report
 
 
@@ -855,6 +908,7 @@ def _serve_and_load(
     found = read_records(records)
     report = analyse(load, found, workers.kills, faults.window)
     report["server_survived"] = alive
+    report["started_at"] = load.started
     report["kills"] = [
         {"pid": pid, "at_s": round(at - load.started, 2)} for pid, at in workers.kills
     ]
@@ -873,7 +927,9 @@ def _serve_and_load(
 
 def print_report(report: dict[str, Any]) -> None:
     """The report as Markdown tables."""
-    print(f"\n## Load and faults: {report['store']}\n\n{report['environment']}\n")
+    load = report.get("load_average") or ["?", "?"]
+    print(f"\n## Load and faults: {report['store']}\n")
+    print(f"{report['environment']}; load average {load[0]} at the start, {load[1]} at the end\n")
     outage = report["outage"]
     print_table(
         [
@@ -907,6 +963,10 @@ def print_report(report: dict[str, Any]) -> None:
             ["reruns after a kill (allowed)", report["rerun_after_kill"]],
             ["handler runs cut short by a kill", report["runs_cut_short_by_kill"]],
             ["unexplained answers", report["unexplained_answers"]],
+            [
+                "store wiped by another program (at s)",
+                ", ".join(map(str, report.get("store_wiped_by_another_program_at_s") or [])) or "-",
+            ],
             [
                 "latency p50 / p99 (all answers)",
                 f"{report['latency_ms']['p50']} / {report['latency_ms']['p99']} ms",

@@ -61,7 +61,9 @@ def _assert_nothing_lost_nor_doubled(report: dict[str, Any]) -> None:
     assert [kill["pid"] for kill in report["kills"]] != []
     assert report["outage"] is not None
     assert report["lost"] == 0, report["lost_examples"]
-    assert report["doubled"] == 0, report["doubled_examples"]
+    # (On a shared machine another program's FLUSHDB would wipe the dedup keys: said here.)
+    wiped = report["store_wiped_by_another_program_at_s"]
+    assert report["doubled"] == 0, (report["doubled_examples"], f"store wiped at {wiped}")
     assert report["replays_processed"] == 0
     assert report["unexplained_answers"] == 0, report["unexplained_examples"]
     statuses = report["statuses"]

@@ -370,6 +370,7 @@ class Workers:
     rng: random.Random
     first: dict[int, int] = field(default_factory=dict)
     last: dict[int, int] = field(default_factory=dict)
+    series: dict[int, list[tuple[float, int]]] = field(default_factory=lambda: defaultdict(list))
     seen: dict[int, float] = field(default_factory=dict)
     kills: list[tuple[int, float]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -383,6 +384,7 @@ class Workers:
             if pid not in self.first and self._warm(pid):
                 self.first[pid] = kb
             self.last[pid] = kb
+            self.series[pid].append((time.time(), kb))
 
     def _warm(self, pid: int) -> bool:
         try:
@@ -796,14 +798,25 @@ def _max_consecutive_failures(rows: list[Row]) -> int:
     return longest
 
 
-def worker_table(workers: Workers, records: list[Record]) -> list[dict[str, Any]]:
-    """One entry per worker process seen: its RSS first (after the warm-up) and last, its runs."""
+def worker_table(
+    workers: Workers, records: list[Record], window: tuple[float, float] | None
+) -> list[dict[str, Any]]:
+    """One entry per worker process seen: its RSS first (after the warm-up), 2 s after the
+    outage (if it lived through it) and last; its handler runs."""
     runs = Counter(r.pid for r in records if r.what == "start")
     killed = dict(workers.kills)
+
+    def after_outage(pid: int) -> int | None:
+        if window is None or workers.seen[pid] > window[0]:
+            return None
+        later = [kb for when, kb in workers.series[pid] if when >= window[1] + 2.0]
+        return later[0] if later else None
+
     return [
         {
             "pid": pid,
             "rss_before_kb": workers.first.get(pid),
+            "rss_after_outage_kb": after_outage(pid),
             "rss_after_kb": workers.last.get(pid),
             "handler_runs": runs.get(pid, 0),
             "killed": pid in killed,
@@ -921,7 +934,7 @@ def _serve_and_load(
             "end_s": round(faults.window[1] - load.started, 2),
         }
     )
-    report["workers"] = worker_table(workers, found)
+    report["workers"] = worker_table(workers, found, faults.window)
     return report
 
 
@@ -987,13 +1000,21 @@ def print_report(report: dict[str, Any]) -> None:
             [
                 w["pid"],
                 w["rss_before_kb"],
+                w.get("rss_after_outage_kb"),
                 w["rss_after_kb"],
                 w["handler_runs"],
                 "SIGKILLed" if w["killed"] else "",
             ]
             for w in report["workers"]
         ],
-        ["worker pid", "VmRSS before (KiB)", "VmRSS after (KiB)", "handler runs", ""],
+        [
+            "worker pid",
+            "VmRSS before (KiB)",
+            "2 s after the outage",
+            "VmRSS after (KiB)",
+            "handler runs",
+            "",
+        ],
     )
 
 

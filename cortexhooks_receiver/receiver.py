@@ -202,6 +202,7 @@ class _Delivery:
         "receipt",
         "received_at",
         "refusal",
+        "released",
         "result",
         "secret_index",
         "started",
@@ -234,6 +235,7 @@ class _Delivery:
         self.method = method
         self.client = client
         self.refusal = refusal  # decided before the pipeline ran (an adapter's refusal)
+        self.released = False  # its claim was given up (a handler failed): see _extend_claim
         self.secret_index: int | None = None
         self.result: Any = None
         self.failure: Exception | None = None
@@ -751,6 +753,7 @@ class Receiver(TypedOn):
                 if self._error_hooks and not queued:  # a handler failed (not the enqueue)
                     yield REPORT_ERROR  # hooks never raise: delivery.failure stays the handler's
                 delivery.failure = None
+                delivery.released = True
                 yield RELEASE
                 if delivery.failure is not None:
                     logger.warning(
@@ -799,12 +802,18 @@ class Receiver(TypedOn):
         self._keep_error(delivery, delivery.failure)
 
     def _extend_claim(self, delivery: _Delivery) -> None:
-        # The heartbeat's call, from its own thread: a running delivery keeps its claim.
+        # The heartbeat's call, from its own thread: a running delivery keeps its claim. The beat
+        # copied the running deliveries a moment ago: if this one's handler has failed since,
+        # its claim is (being) released, and re-claiming would take it back for a whole lease;
+        # so release once more after the claim (the flag is set before the pipeline releases).
         memory = self._memory_store
+        store = self.store if memory is None else memory
         if memory is not None:
             memory.claim(delivery.keys, self.lease, delivery.token, delivery.event.timestamp)
         else:
-            self.store.claim(delivery.keys, self.lease, delivery.token)
+            store.claim(delivery.keys, self.lease, delivery.token)
+        if delivery.released:
+            store.release(delivery.keys, delivery.token)
 
     def _now(self) -> float:
         clock = self._clock

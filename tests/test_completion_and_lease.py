@@ -171,6 +171,40 @@ def test_a_handler_that_outlives_its_lease_keeps_its_claim(kind: str, tmp_path: 
     assert _send(receiver, body, clock, "dlv_1").duplicate
 
 
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_beat_that_lands_after_a_failed_handler_released_its_claim_takes_nothing_back(
+    kind: str, tmp_path: Path
+) -> None:
+    # The heartbeat thread copies the running deliveries, then extends each: a handler can fail
+    # and its claim be released in between. That late extension must not re-create the claim,
+    # or the retry would be answered 409 in_progress for a whole lease.
+    clock = Clock()
+    store: Any = (
+        MemoryStore(clock=clock)
+        if kind == "memory"
+        else SQLiteStore(tmp_path / "dedup.db", clock=clock)
+    )
+    receiver = ch.Receiver(SECRET, store=store, now=clock, router=ch.Router(), lease=60)
+    caught: list[Any] = []
+    runs: list[int] = []
+
+    @receiver.on("task.created")
+    def fails_once(event: Any) -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            caught.extend(receiver._heartbeat.running.values())  # what a beat has copied
+            raise RuntimeError("first attempt fails")
+
+    body = _body(1, clock)
+    assert _send(receiver, body, clock, "dlv_1").status == 500
+    [running] = caught
+    receiver._extend_claim(running)  # the copied beat lands after the release
+    retry = _send(receiver, body, clock, "dlv_1")
+    assert retry.status == 200, retry.error
+    assert not retry.duplicate
+    assert len(runs) == 2
+
+
 def test_a_failed_extension_is_logged_and_the_next_beat_tries_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

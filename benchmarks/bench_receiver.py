@@ -52,11 +52,16 @@ REPEAT = 5
 REDIS_URL = os.environ.get("CORTEXHOOKS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def deliveries(count: int) -> list[tuple[bytes, dict[str, str]]]:
-    """``count`` distinct signed 259-byte bodies with their CortexBuild headers."""
-    base = guide_body()
+def deliveries(count: int, base: bytes | None = None) -> list[tuple[bytes, dict[str, str]]]:
+    """``count`` distinct signed bodies with their CortexBuild headers.
+
+    Each is ``base`` (default: the guide's 259-byte task payload) with its task id replaced by a
+    different id of the same length.
+    """
+    if base is None:
+        base = guide_body()
+        assert len(base) == 259
     assert base.count(b"task-123") == 1
-    assert len(base) == 259
     out = []
     for i in range(count):
         body = base.replace(b"task-123", b"t%07d" % i)

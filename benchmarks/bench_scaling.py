@@ -34,24 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import GUIDE_SECRET, environment, padded_body, print_table
 from bench_adapters import build_requests, load, servers
+from bench_receiver import NOW_MS, deliveries
 
 import cortexhooks_receiver as ch
 from cortexhooks_receiver.stores import MemoryStore
 
-NOW_MS = 1_699_545_600_000
 SIZES = (259, 1024, 10 * 1024, 100 * 1024, 1024 * 1024)
 REDIS_URL = os.environ.get("CORTEXHOOKS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 REPEAT = 5
-
-
-def _stream(size: int, count: int) -> list[tuple[bytes, dict[str, str]]]:
-    template = padded_body(size, NOW_MS)
-    out = []
-    for i in range(count):
-        body = template.replace(b"task-123", b"t%07d" % i)
-        headers = ch.sign(body, GUIDE_SECRET, timestamp=NOW_MS, delivery_id=f"dlv_{i:010d}")
-        out.append((body, headers))
-    return out
 
 
 def body_sizes(max_deliveries: int) -> None:
@@ -60,7 +50,7 @@ def body_sizes(max_deliveries: int) -> None:
     rows = []
     for size in SIZES:
         count = max(min(50, max_deliveries), min(max_deliveries, 20_000_000 // size))
-        stream = _stream(size, count)
+        stream = deliveries(count, padded_body(size, NOW_MS))
 
         def raw(stream: list[tuple[bytes, dict[str, str]]] = stream) -> None:
             for body, headers in stream:

@@ -132,14 +132,16 @@ def test_handle_async_keeps_and_catches_up_on_missed_completions(setup: Any) -> 
 # -- the heartbeat ------------------------------------------------------------------------------
 
 
+def _store(kind: str, tmp_path: Path, clock: Clock) -> Any:
+    if kind == "memory":
+        return MemoryStore(clock=clock)
+    return SQLiteStore(tmp_path / "dedup.db", clock=clock)
+
+
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_a_handler_that_outlives_its_lease_keeps_its_claim(kind: str, tmp_path: Path) -> None:
     clock = Clock()
-    store: Any = (
-        MemoryStore(clock=clock)
-        if kind == "memory"
-        else SQLiteStore(tmp_path / "dedup.db", clock=clock)
-    )
+    store = _store(kind, tmp_path, clock)
     receiver = ch.Receiver(SECRET, store=store, now=clock, router=ch.Router(), lease=60)
     started, release = threading.Event(), threading.Event()
     runs: list[str] = []
@@ -179,11 +181,7 @@ def test_a_beat_that_lands_after_a_failed_handler_released_its_claim_takes_nothi
     # and its claim be released in between. That late extension must not re-create the claim,
     # or the retry would be answered 409 in_progress for a whole lease.
     clock = Clock()
-    store: Any = (
-        MemoryStore(clock=clock)
-        if kind == "memory"
-        else SQLiteStore(tmp_path / "dedup.db", clock=clock)
-    )
+    store = _store(kind, tmp_path, clock)
     receiver = ch.Receiver(SECRET, store=store, now=clock, router=ch.Router(), lease=60)
     caught: list[Any] = []
     runs: list[int] = []

@@ -23,7 +23,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ import pytest
 
 import cortexhooks_receiver as ch
 from cortexhooks_receiver.receiver import DEFAULT_PATH, Receiver
+from cortexhooks_receiver.stores import ClaimState, StoreError
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -716,3 +717,29 @@ def pg_alias(postgres_dsn: str) -> Iterator[str]:
     call_command("migrate", "cortexhooks", database="pg", verbosity=0)
     yield "pg"
     connections["pg"].close()
+
+
+class StaticStore:
+    """A dedup store whose every claim answers ``state`` (another worker holds the delivery)."""
+
+    def __init__(self, state: ClaimState) -> None:
+        self.state = state
+
+    def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
+        return self.state
+
+    def complete(self, keys: Sequence[str], retention: float, token: str) -> None:
+        return None
+
+    def release(self, keys: Sequence[str], token: str) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class DownStore(StaticStore):
+    """A dedup store whose service is unreachable."""
+
+    def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
+        raise StoreError("connection refused")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,42 +33,16 @@ from adversarial_cases import (
     client_answers,
     on_clients,
 )
-from conftest import ADAPTERS, NOW, NOW_MS, Client, Req, Resp
+from conftest import ADAPTERS, NOW, NOW_MS, Client, DownStore, Req, Resp, StaticStore
 
 from cortexhooks_receiver import Receiver, Router
-from cortexhooks_receiver.stores import ClaimState, StoreError
+from cortexhooks_receiver.stores import ClaimState
 
 ACKS = {
     "received": {"received": True},
     "duplicate": {"received": True, "duplicate": True},
     "queued": {"received": True, "queued": True},
 }
-
-
-class StaticStore:
-    """A dedup store whose every claim answers ``state`` (another worker holds the delivery)."""
-
-    def __init__(self, state: ClaimState) -> None:
-        self.state = state
-
-    def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
-        return self.state
-
-    def complete(self, keys: Sequence[str], retention: float, token: str) -> None:
-        return None
-
-    def release(self, keys: Sequence[str], token: str) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
-class DownStore(StaticStore):
-    """A dedup store whose service is unreachable."""
-
-    def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
-        raise StoreError("connection refused")
 
 
 class Handlers:

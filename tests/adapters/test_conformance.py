@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -28,8 +28,10 @@ from conftest import (
     ADAPTERS,
     NOW_MS,
     Client,
+    DownStore,
     Req,
     Resp,
+    StaticStore,
     make_body,
     signed_headers,
     signed_req,
@@ -38,38 +40,12 @@ from conftest import (
 from cortexhooks_receiver.journal import Journal, MemoryJournal, open_journal
 from cortexhooks_receiver.journal.redis import RedisJournal
 from cortexhooks_receiver.receiver import Receiver
-from cortexhooks_receiver.stores import ClaimState, MemoryStore, Store, StoreError
+from cortexhooks_receiver.stores import ClaimState, MemoryStore, Store
 
 CAP = 4096
 BIG = make_body(task_id="x" * (CAP + 10))
 OK = {"received": True}
 DUP = {"received": True, "duplicate": True}
-
-
-class StaticStore:
-    """A store whose every claim answers ``state``."""
-
-    def __init__(self, state: ClaimState) -> None:
-        self.state = state
-
-    def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
-        return self.state
-
-    def complete(self, keys: Sequence[str], retention: float, token: str) -> None:
-        return None
-
-    def release(self, keys: Sequence[str], token: str) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
-class DownStore(StaticStore):
-    """A store whose backing service is unreachable."""
-
-    def claim(self, keys: Sequence[str], lease: float, token: str) -> ClaimState:
-        raise StoreError("connection refused")
 
 
 def _with(req: Req, **headers: str | None) -> Req:

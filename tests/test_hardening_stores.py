@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from cortexhooks_receiver.errors import ConfigurationError as ConfigurationErrorType
 from cortexhooks_receiver.stores import ClaimState, MemoryStore, StoreError, SyncStoreAsAsync
 from cortexhooks_receiver.stores import open_store as open_store_url
 from cortexhooks_receiver.stores.sqlite import SQLiteStore
@@ -288,3 +289,54 @@ def test_a_bad_store_url_says_exactly_what_is_wrong(url: str, message: str) -> N
     with pytest.raises(ConfigurationError) as info:
         open_store_url(url)
     assert str(info.value) == message
+
+
+# -- settings of the memory and SQLite stores ---------------------------------------------------
+
+
+def test_the_memory_store_holds_at_least_one_entry() -> None:
+    assert MemoryStore(0).max_entries == 1
+    assert MemoryStore(-5).max_entries == 1
+    assert MemoryStore(2).max_entries == 2
+
+
+@pytest.mark.parametrize(("workers", "warned"), [("2", True), ("1", False), ("", False)])
+def test_web_concurrency_above_one_warns_once_that_memory_dedup_is_per_process(
+    workers: str, warned: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", workers)
+    store = MemoryStore()
+    store.claim(["d:1"], 60, "t")
+    store.warn_multiprocess("another reason")  # once per store, whatever the reason
+    messages = [r.getMessage() for r in caplog.records if "private to one process" in r.message]
+    if warned:
+        assert messages == [
+            "The memory:// dedup store is private to one process, but WEB_CONCURRENCY asks for "
+            "several worker processes: a retry that reaches another worker runs its handlers "
+            "again. Use store='sqlite:///webhooks.db' (one host) or 'redis://...' (many hosts). "
+            "(Logged once.)"
+        ]
+    else:
+        assert len(messages) == 1
+        assert "another reason" in messages[0]
+
+
+def test_sqlite_store_settings_have_documented_defaults_and_limits(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "d.db")
+    assert (store.busy_timeout, store.prune_every) == (5.0, 256)
+    store.close()
+    store = SQLiteStore(tmp_path / "d.db", busy_timeout=0, prune_every=0)
+    assert (store.busy_timeout, store.prune_every) == (0.0, 0)
+    store.close()
+    with pytest.raises(ConfigurationErrorType) as info:
+        SQLiteStore(tmp_path / "d.db", busy_timeout=-0.1)
+    assert str(info.value) == "busy_timeout must be zero or more seconds."
+    with pytest.raises(ConfigurationErrorType) as info:
+        SQLiteStore(tmp_path / "d.db", prune_every=-1)
+    assert str(info.value) == "prune_every must be zero or more."
+    with pytest.raises(ConfigurationErrorType) as info:
+        SQLiteStore(":memory:")
+    assert str(info.value) == (
+        "An in-memory SQLite database is private to one process; use the memory:// store for a "
+        "single process, or give a file path."
+    )

@@ -265,3 +265,120 @@ def test_a_claim_in_progress_in_the_store_is_answered_409_not_run() -> None:
     outcome = _send(receiver, _body(), delivery_id="dlv_busy")
     assert (outcome.status, _code(outcome)) == (409, "in_progress")
     assert ran == []
+
+
+# -- what an operator reads in the log ------------------------------------------------------------
+
+
+class _Store:
+    """A memory store whose claim or complete fails while told to (a store outage)."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore()
+        self.claim_fails = False
+        self.complete_fails = 0
+
+    def claim(self, keys: Any, lease: float, token: str) -> ClaimState:
+        if self.claim_fails:
+            raise ch.StoreError("the store is down")
+        return self.inner.claim(keys, lease, token)
+
+    def complete(self, keys: Any, retention: float, token: str) -> None:
+        if self.complete_fails:
+            self.complete_fails -= 1
+            raise ch.StoreError("the store is down")
+        self.inner.complete(keys, retention, token)
+
+    def release(self, keys: Any, token: str) -> None:
+        self.inner.release(keys, token)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _records(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, bool]]:
+    found = [
+        (r.levelname, r.getMessage(), r.exc_info is not None)
+        for r in caplog.records
+        if r.name == "cortexhooks_receiver"
+    ]
+    caplog.clear()
+    return found
+
+
+def test_each_outcome_an_operator_must_know_of_is_logged_with_its_facts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="cortexhooks_receiver")
+    store = _Store()
+    receiver = _receiver(store=store)
+    fail = [True]
+
+    @receiver.on("task.created")
+    def handler(event: Any) -> None:
+        if fail[0]:
+            raise RuntimeError("boom")
+
+    body = _body()
+    assert _send(receiver, body).status == 500
+    assert _records(caplog) == [
+        (
+            "ERROR",
+            "A handler failed on task.created (delivery dlv_1); the claim is released for the "
+            "retry",
+            True,
+        )
+    ]
+    fail[0] = False
+    assert _send(receiver, body).status == 200
+    _records(caplog)
+    assert _send(receiver, body).duplicate
+    assert _records(caplog) == [
+        ("INFO", "Duplicate delivery dlv_1 of task.created acknowledged", False)
+    ]
+    store.claim_fails = True
+    outcome = _send(receiver, _body(1), delivery_id="dlv_2")
+    assert (outcome.status, _code(outcome)) == (503, "store_unavailable")
+    assert ("ERROR", "Dedup store unavailable; refusing with 503: StoreError", False) in _records(
+        caplog
+    )
+    store.claim_fails = False
+    store.complete_fails = 2  # the completion and its one retry fail
+    assert _send(receiver, _body(2), delivery_id="dlv_3").status == 200
+    assert _records(caplog) == [
+        (
+            "WARNING",
+            "Handlers of task.created (delivery dlv_3) ran, but the store could not record it as "
+            "done; this process remembers it until the store answers again",
+            True,
+        )
+    ]
+
+
+def test_a_verified_delivery_without_a_handler_is_logged_once_per_event_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    receiver = _receiver()
+    receiver.on("task.completed")(lambda event: None)
+    assert _send(receiver, _body(), delivery_id="dlv_a").status == 200
+    assert _send(receiver, _body(1), delivery_id="dlv_b").status == 200
+    messages = [m for _, m, _ in _records(caplog)]
+    assert len(messages) == 1
+    assert messages[0].startswith("No handler for task.created:")
+    done = make_body("task.completed", timestamp=NOW_MS)
+    assert _send(receiver, done, delivery_id="dlv_c").status == 200
+    assert _records(caplog) == []
+
+
+def test_a_refusal_after_parsing_carries_the_event_and_the_secret_that_signed_it() -> None:
+    store = MemoryStore()
+    receiver = _receiver(secrets=[SECRET, OLD], store=store)
+    store.claim(["d:dlv_busy"], 60, "another-worker")
+    outcome = _send(receiver, _body(), secret=OLD, delivery_id="dlv_busy")
+    assert (outcome.status, _code(outcome)) == (409, "in_progress")
+    assert outcome.event is not None
+    assert outcome.event.delivery_id == "dlv_busy"
+    assert (outcome.secret_index, outcome.duplicate) == (1, False)
+    refused = _send(receiver, b"{}", secret=OLD, delivery_id="dlv_x")
+    assert (refused.status, _code(refused), refused.event) == (400, "invalid_payload", None)
+    assert refused.headers == (("Content-Type", "application/json"),)

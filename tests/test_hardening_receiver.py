@@ -277,6 +277,8 @@ class _Store:
         self.inner = MemoryStore()
         self.claim_fails = False
         self.complete_fails = 0
+        self.release_fails = False
+        self.poisoned: set[str] = set()  # keys whose completion always fails
 
     def claim(self, keys: Any, lease: float, token: str) -> ClaimState:
         if self.claim_fails:
@@ -284,12 +286,16 @@ class _Store:
         return self.inner.claim(keys, lease, token)
 
     def complete(self, keys: Any, retention: float, token: str) -> None:
+        if self.poisoned.intersection(keys):
+            raise ch.StoreError("the store is down for these keys")
         if self.complete_fails:
             self.complete_fails -= 1
             raise ch.StoreError("the store is down")
         self.inner.complete(keys, retention, token)
 
     def release(self, keys: Any, token: str) -> None:
+        if self.release_fails:
+            raise ch.StoreError("the store is down")
         self.inner.release(keys, token)
 
     def close(self) -> None:
@@ -382,3 +388,82 @@ def test_a_refusal_after_parsing_carries_the_event_and_the_secret_that_signed_it
     refused = _send(receiver, b"{}", secret=OLD, delivery_id="dlv_x")
     assert (refused.status, _code(refused), refused.event) == (400, "invalid_payload", None)
     assert refused.headers == (("Content-Type", "application/json"),)
+
+
+def test_each_event_name_without_a_handler_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    receiver = _receiver()
+    receiver.on("task.completed")(lambda event: None)
+    assert _send(receiver, _body(), delivery_id="dlv_a").status == 200
+    paid = make_body("invoice.paid", timestamp=NOW_MS)
+    assert _send(receiver, paid, delivery_id="dlv_b").status == 200
+    assert _send(receiver, _body(1), delivery_id="dlv_c").status == 200
+    messages = [m.split(":")[0] for _, m, _ in _records(caplog)]
+    assert messages == ["No handler for task.created", "No handler for invoice.paid"]
+
+
+def test_a_completion_that_fails_once_then_succeeds_leaves_nothing_pending(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = _Store()
+    receiver = _receiver(store=store)
+    receiver.on("task.created")(lambda event: None)
+    store.complete_fails = 1
+    assert _send(receiver, _body()).status == 200
+    assert _records(caplog) == []
+    assert not receiver._unrecorded
+    assert store.inner.claim(["d:dlv_1"], 60, "x") is ClaimState.DONE
+
+
+def test_completions_the_store_missed_are_caught_up_and_a_failed_catch_up_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = _Store()
+    receiver = _receiver(store=store)
+    receiver.on("task.created")(lambda event: None)
+    store.poisoned = {"d:dlv_lost"}
+    assert _send(receiver, _body(), delivery_id="dlv_lost").status == 200
+    assert receiver._unrecorded
+    _records(caplog)
+    # The next delivery completes, then the missed one is tried again: still failing, logged.
+    assert _send(receiver, _body(1), delivery_id="dlv_next").status == 200
+    assert ("WARNING", "Could not record the completions the store missed", False) in _records(
+        caplog
+    )
+    store.poisoned = set()
+    assert _send(receiver, _body(2), delivery_id="dlv_later").status == 200
+    assert _records(caplog) == []  # caught up, quietly
+    assert not receiver._unrecorded
+    assert store.inner.claim(["d:dlv_lost"], 60, "x") is ClaimState.DONE
+
+
+def test_a_claim_that_cannot_be_released_after_a_failed_handler_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = _Store()
+    receiver = _receiver(store=store)
+
+    @receiver.on("task.created")
+    def failing(event: Any) -> None:
+        raise RuntimeError("boom")
+
+    store.release_fails = True
+    outcome = _send(receiver, _body())
+    assert (outcome.status, _code(outcome)) == (500, "handler_error")
+    records = _records(caplog)
+    assert ("WARNING", "Could not release the claim on a failed delivery", True) in records
+
+
+def test_the_memory_floor_is_the_signed_time_of_the_newest_forgotten_body() -> None:
+    store = MemoryStore(2)
+    receiver = _receiver(store=store, retention=3600)
+    receiver.on("task.created")(lambda event: None)
+    signed = [NOW_MS - 50_000, NOW_MS - 40_000, NOW_MS - 30_000]
+    for n, at in enumerate(signed):
+        body = make_body("task.created", timestamp=at, **{"data.id": f"task-{n}"})
+        assert _send(receiver, body, delivery_id=None).status == 200
+    assert store.floor_ms == signed[0]  # the forgotten body's signed time, not the clock's
+    replay = make_body("task.created", timestamp=signed[0], **{"data.id": "task-0"})
+    outcome = _send(receiver, replay, delivery_id=None)
+    assert (outcome.status, _code(outcome)) == (401, "event_too_old")

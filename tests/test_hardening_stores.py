@@ -340,3 +340,40 @@ def test_sqlite_store_settings_have_documented_defaults_and_limits(tmp_path: Pat
         "An in-memory SQLite database is private to one process; use the memory:// store for a "
         "single process, or give a file path."
     )
+
+
+def test_a_full_memory_store_that_forgets_live_deliveries_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore(8, clock=Clock())
+    for n in range(20):
+        store.claim([f"d:{n}"], 60, f"t{n}", signed_at=1_762_698_000_000 + n)
+    messages = [r.getMessage() for r in caplog.records if "is full" in r.getMessage()]
+    assert messages == [
+        "The memory:// dedup store is full (max_entries=8) and forgot deliveries still within "
+        "their retention: bodies signed before the newest forgotten one are now refused as "
+        "event_too_old, so none can run twice. Raise max_entries, or use "
+        "store='sqlite:///webhooks.db' or 'redis://...'. (Logged once.)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "bogus://x",
+            "Unknown dedup store URL scheme 'bogus'; use memory://, sqlite:///path.db or "
+            "redis://host:6379/0.",
+        ),
+        (
+            "nothing",
+            "The dedup store must be given as a URL; use memory://, sqlite:///path.db or "
+            "redis://host:6379/0.",
+        ),
+        ("memory://somewhere", "The memory:// store URL takes no host or path."),
+    ],
+)
+def test_a_store_url_that_is_no_store_url_says_which_are(url: str, message: str) -> None:
+    with pytest.raises(ConfigurationErrorType) as info:
+        open_store_url(url)
+    assert str(info.value) == message

@@ -245,9 +245,9 @@ def test_every_sqlite_failure_names_the_database_and_the_step(tmp_path: Path) ->
         for action, call in steps:
             with pytest.raises(StoreError) as info:
                 call()
-            assert str(info.value).startswith(
-                f"SQLite dedup store {str(path)!r} failed to {action}: "
-            ), str(info.value)
+            assert str(info.value) == (
+                f"SQLite dedup store {str(path)!r} failed to {action}: unable to open database file"
+            )
     finally:
         store.close()
 
@@ -377,3 +377,22 @@ def test_a_store_url_that_is_no_store_url_says_which_are(url: str, message: str)
     with pytest.raises(ConfigurationErrorType) as info:
         open_store_url(url)
     assert str(info.value) == message
+
+
+def test_sqlite_prunes_on_the_prune_every_th_completion_not_before(tmp_path: Path) -> None:
+    clock = Clock()
+    store = SQLiteStore(tmp_path / "d.db", clock=clock, prune_every=2)
+    try:
+        store.claim(["d:old"], 60, "t")
+        store.complete(["d:old"], 1, "t")
+        clock.now += 5
+        store.claim(["d:a"], 60, "t")
+        assert len(store) == 2
+        store.complete(["d:a"], 100, "t")  # the second completion: d:old goes
+        assert len(store) == 1
+        clock.now += 200
+        store.claim(["d:b"], 60, "t")
+        store.complete(["d:b"], 100, "t")  # the third: no prune, d:a stays though expired
+        assert len(store) == 2
+    finally:
+        store.close()

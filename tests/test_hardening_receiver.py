@@ -467,3 +467,22 @@ def test_the_memory_floor_is_the_signed_time_of_the_newest_forgotten_body() -> N
     replay = make_body("task.created", timestamp=signed[0], **{"data.id": "task-0"})
     outcome = _send(receiver, replay, delivery_id=None)
     assert (outcome.status, _code(outcome)) == (401, "event_too_old")
+
+
+def test_in_background_mode_a_delivery_another_worker_holds_is_answered_409(
+    tmp_path: Any,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'hooks.db'}"
+    receiver = ch.Receiver(SECRET, store=url, queue=url, router=ch.Router(), now=lambda: NOW)
+    receiver.on("task.created")(lambda event: None)
+    try:
+        assert receiver.store.claim(["d:dlv_busy"], 60, "another-worker") is ClaimState.NEW
+        outcome = _send(receiver, _body(), delivery_id="dlv_busy")
+        assert (outcome.status, _code(outcome)) == (409, "in_progress")
+        assert ("Retry-After", "10") in outcome.headers
+        assert outcome.event is not None
+        assert outcome.event.delivery_id == "dlv_busy"
+        queued = _send(receiver, _body(1), delivery_id="dlv_free")
+        assert (queued.status, queued.body) == (202, b'{"received":true,"queued":true}')
+    finally:
+        receiver.store.close()

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Coverage-guided fuzzing of ``Receiver.handle`` with atheris (libFuzzer for Python).
 
 The fuzzer's input is read as a script (:class:`atheris.FuzzedDataProvider`): it decides the

@@ -23,7 +23,8 @@ from conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "fuzz" / "fuzz_receiver.py"
-CORPUS = ROOT / "fuzz" / "corpus" / "receiver"
+CORPUS = ROOT / "fuzz" / "corpus" / "receiver"  # the seeds, from fuzz/make_corpus.py
+FOUND = ROOT / "fuzz" / "corpus" / "receiver-long"  # what the long run found (merged)
 RUNS = 30_000
 
 
@@ -37,15 +38,17 @@ def _require_atheris() -> None:
 
 def test_the_corpus_is_kept_in_the_repository() -> None:
     seeds = sorted(CORPUS.iterdir())
+    found = sorted(FOUND.iterdir())
     assert len(seeds) >= 50
-    assert sum(seed.stat().st_size for seed in seeds) < 200_000
+    assert len(found) >= 50
+    assert sum(path.stat().st_size for path in [*seeds, *found]) < 200_000
 
 
 def test_a_short_fuzzing_pass_finds_no_crash(tmp_path: Path) -> None:
     _require_atheris()
     discovered = tmp_path / "corpus"
     discovered.mkdir()
-    before = sorted(path.name for path in CORPUS.iterdir())
+    before = sorted(path.name for path in [*CORPUS.iterdir(), *FOUND.iterdir()])
     proc = subprocess.run(
         [
             sys.executable,
@@ -57,6 +60,7 @@ def test_a_short_fuzzing_pass_finds_no_crash(tmp_path: Path) -> None:
             f"-artifact_prefix={tmp_path}/",
             str(discovered),  # the first directory is the one libFuzzer writes to
             str(CORPUS),
+            str(FOUND),
         ],
         cwd=tmp_path,
         capture_output=True,
@@ -70,4 +74,5 @@ def test_a_short_fuzzing_pass_finds_no_crash(tmp_path: Path) -> None:
     assert f"Done {RUNS} runs" in log, log[-3000:]
     assert f"stat::number_of_executed_units: {RUNS}" in log
     assert not list(tmp_path.glob("crash-*")), log[-3000:]
-    assert sorted(path.name for path in CORPUS.iterdir()) == before  # read, never written
+    after = sorted(path.name for path in [*CORPUS.iterdir(), *FOUND.iterdir()])
+    assert after == before  # read, never written

@@ -8,10 +8,14 @@ delivery's own token extends the lease; it never takes a claim that another work
 
 Per request this costs two dict operations on :attr:`Heartbeat.running` (atomic under the GIL),
 done by the receiver itself; no clock is read.
+
+The thread holds the heartbeat only weakly, and the heartbeat its receiver's method only weakly:
+a receiver that is dropped is freed, and its thread ends at once.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 import weakref
@@ -51,7 +55,11 @@ class Heartbeat:
     """
 
     def __init__(self, extend: Callable[[Any], object], lease: float) -> None:
-        self._extend = extend
+        # A bound method (the receiver's) is held weakly: the heartbeat must not keep it alive.
+        self._extend: Callable[[], Callable[[Any], object] | None] = (
+            weakref.WeakMethod(extend) if inspect.ismethod(extend) else lambda: extend
+        )
+        self.thread: threading.Thread | None = None
         self.interval = lease / _BEATS_PER_LEASE
         self.running: dict[str, Any] = {}
         self.started = False
@@ -68,9 +76,12 @@ class Heartbeat:
         """
         current = dict(self.running)
         extended = 0
+        extend = self._extend()
+        if extend is None:  # the receiver is gone
+            return 0
         for token in self._previous.intersection(current):
             try:
-                self._extend(current[token])
+                extend(current[token])
             except Exception:  # a store outage: the claim may lapse; never kill the thread
                 receiver_logger.warning(
                     "Could not extend a running delivery's claim", exc_info=True
@@ -85,15 +96,28 @@ class Heartbeat:
         with self._starting:
             if self.started:
                 return
-            self._stop = threading.Event()
-            thread = threading.Thread(target=self._run, name="cortexhooks-heartbeat", daemon=True)
+            self._stop = stop = threading.Event()
+            weakref.finalize(self, stop.set)  # a heartbeat that is freed stops its thread
+            thread = threading.Thread(
+                target=_beat_while_alive,
+                args=(weakref.ref(self), stop, self.interval),
+                name="cortexhooks-heartbeat",
+                daemon=True,
+            )
             thread.start()
+            self.thread = thread
             self.started = True
 
     def close(self) -> None:
         """Stop the thread (it also dies with the process: it is a daemon). Never raises."""
         self._stop.set()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.beat()
+
+def _beat_while_alive(ref: weakref.ref[Heartbeat], stop: threading.Event, interval: float) -> None:
+    # The thread's loop: it holds the heartbeat weakly, so that it never keeps a receiver alive.
+    while not stop.wait(interval):
+        heartbeat = ref()
+        if heartbeat is None:
+            return
+        heartbeat.beat()
+        del heartbeat

@@ -222,3 +222,27 @@ def test_a_failed_extension_is_logged_and_the_next_beat_tries_again(
     assert heartbeat.beat() == 1
     assert "Could not extend a running delivery's claim" in caplog.text
     assert heartbeat.interval == 20
+
+
+def test_a_dropped_receiver_stops_its_heartbeat_and_is_freed() -> None:
+    # Found by the fuzzer (fuzz/fuzz_receiver.py builds a receiver per input): the heartbeat
+    # thread held the receiver, so every receiver that ever ran a handler lived, with its
+    # thread, until the process ended.
+    import gc
+    import weakref
+
+    clock = Clock()
+    receiver = ch.Receiver(SECRET, now=clock, router=ch.Router())
+    ran: list[str] = []
+    receiver.on("task.created")(lambda event: ran.append(event.delivery_id))
+    assert _send(receiver, _body(1, clock), clock, "dlv_1").status == 200
+    assert ran == ["dlv_1"]
+    thread = receiver._heartbeat.thread
+    assert thread is not None
+    assert thread.is_alive()
+    gone = weakref.ref(receiver)
+    del receiver
+    gc.collect()
+    assert gone() is None
+    thread.join(30)  # woken at once by the heartbeat's finalizer, not after a beat interval
+    assert not thread.is_alive()

@@ -19,8 +19,31 @@ __all__ = ["RunningServer", "serve_in_thread"]
 
 
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
+    daemon_threads = True  # a stalled client never keeps the process alive...
     allow_reuse_address = True
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._idle:  # counted before its thread starts: stop() cannot miss it
+            self._in_flight += 1
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> None:
+        """...but a request in flight is answered before the server stops (up to ``timeout``)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -55,8 +78,13 @@ class RunningServer:
         return f"http://{host}:{self.port}"
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving, close the socket and wait up to ``timeout`` s for the thread."""
+        """Stop accepting, let the requests in flight finish, close the socket.
+
+        Waits up to ``timeout`` s for the requests being answered (``listen --max-events``
+        stops while its last answer is being written), then for the serving thread.
+        """
         self._server.shutdown()
+        self._server.wait_idle(timeout)
         self._server.server_close()
         self._thread.join(timeout)
 

@@ -19,19 +19,24 @@ from typing import Any
 
 __all__ = [
     "GUIDE_SECRET",
+    "REDIS_URL",
     "ROOT",
     "Row",
     "callgrind_instructions",
     "environment",
     "guide_body",
+    "instructions_per_delivery",
     "measure",
     "padded_body",
     "print_table",
+    "redis_reachable",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "tests" / "vectors" / "signatures.json"
 GUIDE_SECRET = "whsec_K2Fj8sL3mN9pQ4rT7vX1yZ5bC6dE8fG"
+# The Redis the benchmarks use: a database of its own, keys under a prefix of each run.
+REDIS_URL = os.environ.get("CORTEXHOOKS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 # The guide's task.completed example, byte for byte (the first signature vector): 259 bytes.
 _GUIDE_BODY = (
@@ -141,3 +146,27 @@ def callgrind_instructions(script: str, *arguments: str) -> int:
     if found is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{result.stderr[-2000:]}")
     return int(found.group(1).replace(",", ""))
+
+
+def instructions_per_delivery(script: str, row: str, count: int) -> float:
+    """Instructions per delivery of one row of ``script``: its run of ``count`` minus its run of 0.
+
+    ``script`` takes ``--run ROW --count N`` and does the same set-up whatever ``N`` is, so that
+    only the deliveries themselves remain in the difference.
+    """
+    full = callgrind_instructions(script, "--run", row, "--count", str(count))
+    empty = callgrind_instructions(script, "--run", row, "--count", "0")
+    return (full - empty) / count
+
+
+def redis_reachable(url: str) -> bool:
+    """Whether Redis answers at ``url``; if not, say which rows are skipped and why."""
+    try:
+        import redis
+
+        with redis.Redis.from_url(url, socket_connect_timeout=1) as client:
+            client.ping()
+    except Exception as exc:
+        print(f"(Redis rows skipped: {url} unreachable: {type(exc).__name__})")
+        return False
+    return True

@@ -26,21 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import environment, print_table
+from _common import environment, print_table, redis_reachable
 from bench_receiver import REDIS_URL, best_per_call, deliveries, receiver_handle
 
 COUNT = int(os.environ.get("BENCH_DELIVERIES", "5000"))
-
-
-def redis_reachable() -> bool:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:
-        print(f"(Redis rows skipped: {REDIS_URL} unreachable: {type(exc).__name__})")
-        return False
-    return True
 
 
 def main() -> None:
@@ -69,7 +58,7 @@ def main() -> None:
             ("SQLite store, no journal", lambda: {"store": sqlite_file()}),
             ("SQLite store + SQLite journal (one file)", shared_file),
         ]
-        if redis_reachable():
+        if redis_reachable(REDIS_URL):
 
             def redis_url() -> str:
                 return f"{REDIS_URL}?prefix=bench-journal-{uuid.uuid4().hex}:"

@@ -38,8 +38,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import GUIDE_SECRET, callgrind_instructions, environment, print_table
-from bench_receiver import NOW_MS, deliveries
+from _common import (
+    GUIDE_SECRET,
+    environment,
+    instructions_per_delivery,
+    print_table,
+    redis_reachable,
+)
+from bench_receiver import NOW_MS, REDIS_URL, deliveries
 
 import cortexhooks_receiver as ch
 from cortexhooks_receiver.ratelimit import MemoryBuckets
@@ -147,9 +153,6 @@ ROWS: dict[str, tuple[str, Setup]] = {
 }
 
 
-REDIS_URL = os.environ.get("CORTEXHOOKS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
 def rate_limit_redis() -> tuple[ch.Receiver, dict[str, Any]]:
     """The two buckets on Redis: one more round trip per delivery (timing only)."""
     store = f"{REDIS_URL}?prefix=bench-{uuid.uuid4().hex}:"
@@ -158,17 +161,6 @@ def rate_limit_redis() -> tuple[ch.Receiver, dict[str, Any]]:
     )
     receiver.on("task.completed")(_noop)
     return receiver, {"client": PEER}
-
-
-def _redis_reachable() -> bool:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:
-        print(f"(the Redis row is skipped: {REDIS_URL} unreachable: {type(exc).__name__})")
-        return False
-    return True
 
 
 def stream_of(count: int) -> Stream:
@@ -197,7 +189,7 @@ def timing() -> None:
     print(environment())
     stream = stream_of(COUNT)
     timed = dict(ROWS)
-    if _redis_reachable():
+    if redis_reachable(REDIS_URL):
         timed["rate_limit_redis"] = (
             "rate_limit + per client on Redis (loopback)",
             rate_limit_redis,
@@ -216,20 +208,11 @@ def timing() -> None:
     print_table(rows, ["option", "µs per delivery", "deliveries/s", "cost vs none"])
 
 
-def _instructions(name: str, count: int) -> int:
-    """Instructions callgrind counts for a process that runs ``count`` deliveries of ``name``."""
-    return callgrind_instructions(__file__, "--run", name, "--count", str(count))
-
-
 def instructions() -> None:
     print(f"# Receiver.handle with each option: instructions per delivery (callgrind, N = "
           f"{CALLGRIND_COUNT} minus N = 0)")  # fmt: skip
     print(environment())
-    per: dict[str, float] = {}
-    for name in ROWS:
-        per[name] = (_instructions(name, CALLGRIND_COUNT) - _instructions(name, 0)) / (
-            CALLGRIND_COUNT
-        )
+    per = {name: instructions_per_delivery(__file__, name, CALLGRIND_COUNT) for name in ROWS}
     base = per["none"]
     rows = [
         [title, f"{per[name]:,.0f}", f"{(per[name] / base - 1) * 100:+.1f} %"]
@@ -242,10 +225,13 @@ def instructions() -> None:
 def run(name: str, count: int) -> None:
     """One pass of ``count`` deliveries of one row (what callgrind measures).
 
-    The stream is always the same length, so that building it cancels out of N minus 0.
+    Whatever happens once is done whatever ``count`` is, so that it cancels out of N minus 0: the
+    stream is built at full length, and one more delivery goes first (it builds the typed
+    decoder, starts the heartbeat thread and fills the caches).
     """
-    stream = stream_of(CALLGRIND_COUNT)
+    stream = stream_of(CALLGRIND_COUNT + 1)
     receiver, kwargs = ROWS[name][1]()
+    receiver.handle(*stream[-1], **kwargs)
     for body, headers in stream[:count]:
         receiver.handle(body, headers, **kwargs)
 

@@ -40,7 +40,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import GUIDE_SECRET, callgrind_instructions, environment, guide_body, print_table
+from _common import (
+    GUIDE_SECRET,
+    REDIS_URL,
+    environment,
+    guide_body,
+    instructions_per_delivery,
+    print_table,
+    redis_reachable,
+)
 
 import cortexhooks_receiver as ch
 from cortexhooks_receiver.stores import MemoryStore
@@ -49,7 +57,6 @@ from cortexhooks_receiver.stores.sqlite import SQLiteStore
 NOW_MS = 1_699_545_600_000
 COUNT = int(os.environ.get("BENCH_DELIVERIES", "50000"))
 REPEAT = 5
-REDIS_URL = os.environ.get("CORTEXHOOKS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def deliveries(count: int, base: bytes | None = None) -> list[tuple[bytes, dict[str, str]]]:
@@ -219,12 +226,7 @@ def sqlite_floor(stream: list[tuple[bytes, dict[str, str]]], directory: Path) ->
 
 
 def redis_store_factory() -> Callable[[], Any] | None:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:
-        print(f"(Redis rows skipped: {REDIS_URL} unreachable: {type(exc).__name__})")
+    if not redis_reachable(REDIS_URL):
         return None
     from cortexhooks_receiver.stores.redis import RedisStore
 
@@ -387,14 +389,7 @@ def instructions() -> None:
           "minus N = 0)")  # fmt: skip
     print(environment())
     rows = _in_process_rows()
-    per = {
-        name: (
-            callgrind_instructions(__file__, "--run", name, "--count", str(CALLGRIND_COUNT))
-            - callgrind_instructions(__file__, "--run", name, "--count", "0")
-        )
-        / CALLGRIND_COUNT
-        for name in rows
-    }
+    per = {name: instructions_per_delivery(__file__, name, CALLGRIND_COUNT) for name in rows}
     table = [
         [title, f"{per[name]:,.0f}", f"{per[name] / per['raw']:.2f}"]
         for name, (title, _) in rows.items()

@@ -32,15 +32,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import GUIDE_SECRET, environment, padded_body, print_table
+from _common import GUIDE_SECRET, environment, padded_body, print_table, redis_reachable
 from bench_adapters import build_requests, load, servers
-from bench_receiver import NOW_MS, deliveries
+from bench_receiver import NOW_MS, REDIS_URL, deliveries
 
 import cortexhooks_receiver as ch
 from cortexhooks_receiver.stores import MemoryStore
 
 SIZES = (259, 1024, 10 * 1024, 100 * 1024, 1024 * 1024)
-REDIS_URL = os.environ.get("CORTEXHOOKS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 REPEAT = 5
 
 
@@ -97,18 +96,6 @@ def _size(size: int) -> str:
     return f"{size} B"
 
 
-def _redis_reachable() -> bool:
-    try:
-        import redis
-
-        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1) as client:
-            client.ping()
-    except Exception as exc:
-        print(f"(Redis rows skipped: {REDIS_URL} unreachable: {type(exc).__name__})")
-        return False
-    return True
-
-
 def workers(requests: int, connections: int, rounds: int) -> None:
     print(
         f"\n## Requests/s against worker processes ({requests} distinct deliveries per round, "
@@ -118,7 +105,7 @@ def workers(requests: int, connections: int, rounds: int) -> None:
         next(s for s in servers.SERVERS if s.name == "flask-gunicorn"),
         servers.ServerSpec("starlette-gunicorn+uvicorn", _gunicorn_uvicorn("starlette_app:app")),
     ]
-    stores = ["sqlite"] + (["redis"] if _redis_reachable() else [])
+    stores = ["sqlite"] + (["redis"] if redis_reachable(REDIS_URL) else [])
     rows: list[list[Any]] = []
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:

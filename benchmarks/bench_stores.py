@@ -20,11 +20,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import REDIS_URL, redis_reachable
+
 from cortexhooks_receiver.stores import MemoryStore, Store, open_store
 from cortexhooks_receiver.stores.redis import RedisStore
 from cortexhooks_receiver.stores.sqlite import SQLiteStore
-
-REDIS_URL = os.environ.get("CORTEXHOOKS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _keys(worker: str, i: int) -> tuple[str, str]:
@@ -153,17 +155,6 @@ def _redis_cleanup(url: str, prefix: str) -> None:
     store.close()
 
 
-def _redis_available(url: str) -> bool:
-    store = RedisStore(url, socket_timeout=1.0)
-    try:
-        store.client.ping()
-    except Exception:
-        return False
-    finally:
-        store.close()
-    return True
-
-
 def main() -> None:
     """Run every store and print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -191,7 +182,7 @@ def main() -> None:
             run_processes(f"sqlite:///{tmp}/bench-mp.db", processes, seconds),
         )
 
-    if _redis_available(REDIS_URL):
+    if redis_reachable(REDIS_URL):
         prefix = f"bench-{uuid.uuid4().hex}:"
         try:
             sync_rt, async_rt = count_round_trips(REDIS_URL, prefix)

@@ -18,6 +18,7 @@ __all__ = [
     "Headers",
     "header_values",
     "header_view",
+    "plain_headers",
     "signature_headers",
     "webhook_headers",
 ]
@@ -150,6 +151,68 @@ def webhook_headers(
         _str(get("x-cortexbuild-delivery-id")),
         _str(get("x-cortexbuild-webhook-id")),
     )
+
+
+def plain_headers(headers: Headers) -> tuple[str, str, str, str | None] | None:
+    """Read a plainly sent delivery's headers: ``(signature, timestamp, delivery_id, webhook_id)``.
+
+    Plain: ``Content-Type`` exactly ``application/json``, no ``Content-Encoding``, and the
+    signature, timestamp and delivery id each present once as a ``str`` (the webhook id absent or
+    a ``str``), in one of the containers where a name cannot hide under a second spelling: a
+    dict in CortexBuild's own casing holding nothing else (what it sends and ``ch.sign``
+    returns), a WSGI environ, or a :class:`HeaderView`. ``None`` for anything else, which
+    :func:`webhook_headers` then reads with every rule. Never raises.
+    """
+    kind = type(headers)
+    if kind is dict:
+        get = headers.get  # type: ignore[union-attr]
+        content_type = get("Content-Type")
+        if content_type is not None:
+            signature = get("X-CortexBuild-Signature")
+            timestamp = get("X-CortexBuild-Timestamp")
+            delivery_id = get("X-CortexBuild-Delivery-Id")
+            webhook_id = get("X-CortexBuild-Webhook-Id")
+            # Nothing but these names, each a str (the event name's header may be there too):
+            # no other key can be one of them in another casing.
+            if (
+                content_type == "application/json"
+                and type(signature) is str
+                and type(timestamp) is str
+                and type(delivery_id) is str
+                and len(headers)  # type: ignore[arg-type]
+                == 4 + (type(webhook_id) is str) + (type(get("X-CortexBuild-Event")) is str)
+            ):
+                return signature, timestamp, delivery_id, webhook_id
+            return None
+        if not ("wsgi.version" in headers or "REQUEST_METHOD" in headers):
+            return None
+        # A WSGI environ: CGI names are normalised, each header has exactly one spelling.
+        content_type = get("CONTENT_TYPE")
+        signature = get("HTTP_X_CORTEXBUILD_SIGNATURE")
+        timestamp = get("HTTP_X_CORTEXBUILD_TIMESTAMP")
+        delivery_id = get("HTTP_X_CORTEXBUILD_DELIVERY_ID")
+        webhook_id = get("HTTP_X_CORTEXBUILD_WEBHOOK_ID")
+        encoding = get("HTTP_CONTENT_ENCODING")
+    elif kind is HeaderView:
+        get = headers.get  # type: ignore[union-attr]
+        content_type = get("content-type")
+        signature = get("x-cortexbuild-signature")
+        timestamp = get("x-cortexbuild-timestamp")
+        delivery_id = get("x-cortexbuild-delivery-id")
+        webhook_id = get("x-cortexbuild-webhook-id")
+        encoding = get("content-encoding")
+    else:
+        return None
+    if (
+        content_type == "application/json"
+        and encoding is None
+        and type(signature) is str
+        and type(timestamp) is str
+        and type(delivery_id) is str
+        and (webhook_id is None or type(webhook_id) is str)
+    ):
+        return signature, timestamp, delivery_id, webhook_id
+    return None
 
 
 def header_values(headers: Headers, names: tuple[str, ...]) -> tuple[str | None, ...]:

@@ -15,6 +15,7 @@ duplicate while remembered and ``event_too_old`` after that: no authentic body r
 from __future__ import annotations
 
 import enum
+import hmac
 import itertools
 import logging
 import os
@@ -23,10 +24,11 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import msgspec
+from msgspec.structs import force_setattr
 
 from ._concurrency import run_sync, to_thread
 from ._config import DEFAULT_SECRET_FOR_TTL, SECRET_ENV_VAR
-from ._headers import ID_CHARS, Headers, header_values, webhook_headers
+from ._headers import ID_CHARS, Headers, header_values, plain_headers, webhook_headers
 from ._heartbeat import Heartbeat
 from ._hooks import Hooks, RejectedRequest, rejected_request
 from ._logs import FailureLog, RefusalLog, UnhandledLog, journal_logger
@@ -52,6 +54,7 @@ from .errors import (
 from .events import AnyEvent, decode_event
 from .routing import Registration, Router, accepted, default_router
 from .signature import (
+    _MAX_TIMESTAMP_DIGITS,
     DEFAULT_TOLERANCE,
     Body,
     Now,
@@ -90,6 +93,11 @@ DEFAULT_LEASE: Final = 60.0
 _JSON: Final = ("Content-Type", "application/json")
 _OK_HEADERS: Final[tuple[tuple[str, str], ...]] = (_JSON,)
 _OK_BODY: Final = b'{"received":true}'
+_NEW: Final = ClaimState.NEW
+_time_ns: Final = time.time_ns
+_fromhex: Final = bytes.fromhex
+_compare_digest: Final = hmac.compare_digest
+_is_id: Final = ID_CHARS.issuperset
 _DUPLICATE_BODY: Final = b'{"received":true,"duplicate":true}'
 _QUEUED_BODY: Final = b'{"received":true,"queued":true}'
 
@@ -368,7 +376,7 @@ class Receiver(TypedOn):
         self._tolerance_ms = int(tolerance * 1000)
         self._retention_ms = int(retention * 1000)
         self._clock = now
-        self.telemetry: Telemetry | None = None  # set by telemetry.instrument(receiver)
+        self._telemetry: Telemetry | None = None  # set by telemetry.instrument(receiver)
         self.queue: Queue | None = None
         if queue is not None:
             from .jobs import attach_queue
@@ -418,6 +426,32 @@ class Receiver(TypedOn):
             "The rate limit store failed, so the request was let through",
             time.monotonic if now is None else now,
         )
+        self._plan_straight()
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The OpenTelemetry reporting set by :func:`~cortexhooks_receiver.telemetry.instrument`."""
+        return self._telemetry
+
+    @telemetry.setter
+    def telemetry(self, telemetry: Telemetry | None) -> None:
+        self._telemetry = telemetry
+        self._plan_straight()
+
+    def _plan_straight(self) -> None:
+        # The straight path (see _handle_straight) serves the plain configuration only: one
+        # secret, the memory store, handlers inline, and nothing that needs the pipeline's steps
+        # or its exit on a processed delivery (rate limits, trusted proxies, journal, telemetry).
+        keys = self._keys
+        plain = (
+            keys is not None
+            and self._memory_store is not None
+            and self.queue is None
+            and not self._screens
+            and self.journal is None
+            and self._telemetry is None
+        )
+        self._straight = keys.sole_states() if plain and keys is not None else None
 
     def _now_ms(self) -> int:
         clock = self._clock
@@ -524,6 +558,10 @@ class Receiver(TypedOn):
             BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict): a
                 mistake in the calling code, not a bad request.
         """
+        if self._straight is not None and method == "POST":
+            outcome = self._handle_straight(body, headers)
+            if outcome is not None:
+                return outcome
         return self._drive(_Delivery(body, headers, method, client))
 
     async def handle_async(
@@ -552,16 +590,116 @@ class Receiver(TypedOn):
         """Coroutine form of :meth:`refuse`, for async adapters. Never raises."""
         return await self._drive_async(_Delivery(b"", (), "POST", client, error))
 
+    def _handle_straight(self, body: Body, headers: Headers) -> Outcome | None:
+        """The pipeline for a genuine delivery, in one frame; ``None`` for anything else.
+
+        Only in the plain configuration (see :meth:`_plan_straight`), only for plainly sent
+        headers (:func:`~cortexhooks_receiver._headers.plain_headers`), and only while every
+        check passes and the claim is new. At the first thing that is not so it returns
+        ``None`` before anything was changed, and :meth:`handle` runs the pipeline, which
+        decides and words it; a handler that fails joins the pipeline where it would have
+        failed there. So every answer is the pipeline's: ``tests/test_straight_path.py`` checks
+        both give the same answer and leave the same store for any request. The checks are the
+        ones of :meth:`_admit` and :func:`~cortexhooks_receiver.signature.authenticate`, in
+        one place here because a genuine delivery is every request's common case, where each
+        call and each step costs (see docs/benchmarks.md). Never raises but what a handler
+        raises beyond ``Exception``.
+        """
+        if type(body) is not bytes or len(body) > self.max_body_bytes:
+            return None
+        found = plain_headers(headers)
+        if found is None:
+            return None
+        signature_text, timestamp_text, delivery_id, webhook_id = found
+        if not (
+            len(signature_text) == 64
+            and 0 < len(timestamp_text) <= _MAX_TIMESTAMP_DIGITS
+            and timestamp_text.isascii()
+            and timestamp_text.isdigit()
+            and 0 < len(delivery_id) <= 128
+            and _is_id(delivery_id)
+        ):
+            return None
+        clock = self._clock
+        now_ms = _time_ns() // 1_000_000 if clock is None else int(clock() * 1000)
+        tolerance_ms = self._tolerance_ms
+        if not -tolerance_ms <= now_ms - int(timestamp_text) <= tolerance_ms:
+            return None
+        try:
+            signature = _fromhex(signature_text)
+        except ValueError:
+            return None
+        states = self._straight
+        assert states is not None
+        # HMAC-SHA256 from the secret's keyed states, as SecretKeys.search computes it.
+        inner = states[0].copy()
+        inner.update(body)
+        outer = states[1].copy()
+        outer.update(inner.digest())
+        digest = outer.digest()
+        if not _compare_digest(digest, signature):  # also a signature that is not 32 bytes
+            return None
+        try:
+            event = decode_event(body)
+        except WebhookError:
+            return None
+        signed_at = event.timestamp
+        age = now_ms - signed_at
+        memory = self._memory_store
+        assert memory is not None
+        if age >= self._retention_ms or age < -tolerance_ms or signed_at <= memory.floor_ms:
+            return None
+        handlers = self.router.resolve(event.event)
+        if not handlers:
+            return None
+        force_setattr(event, "delivery_id", delivery_id)
+        force_setattr(event, "webhook_id", webhook_id)
+        keys = ("d:" + delivery_id, "b:" + digest.hex())
+        token = hex(next(_tokens))
+        if memory.claim(keys, self.lease, token, signed_at) is not _NEW:
+            return None  # done or held: nothing was claimed, the pipeline answers
+        heartbeat = self._heartbeat
+        if not heartbeat.started:
+            heartbeat.start()
+        running = heartbeat.running
+        running[token] = (keys, token)  # its lease is extended while it runs
+        failure = None
+        try:
+            if type(handlers) is tuple:
+                for registration in handlers:
+                    if registration.is_async:
+                        run_sync(registration.func(event))
+                    else:
+                        registration.func(event)
+            else:
+                _run_handlers(event, handlers, None)
+        except Exception as exc:
+            failure = exc
+        finally:
+            del running[token]
+        if failure is not None:  # the pipeline's own answer to a failed handler, from there
+            delivery = _Delivery(body, headers, "POST", None)
+            delivery.secret_index = 0
+            delivery.event = event
+            delivery.handlers = handlers
+            delivery.keys = keys
+            delivery.token = token
+            delivery.failure = failure
+            return self._drive(delivery, self._failed(delivery, failure, queued=False))
+        memory.complete(keys, self.retention, token, signed_at)
+        return Outcome(200, _OK_BODY, _OK_HEADERS, event, None, False, 0)
+
     def _steps_of(self, delivery: _Delivery) -> Iterator[_Action]:
         # With nothing attached to the exit (no journal, telemetry or on_rejected hook), the
         # pipeline's own steps are all there is: one generator fewer on every request.
-        if self.journal is None and self.telemetry is None and not self._rejected_hooks:
+        if self.journal is None and self._telemetry is None and not self._rejected_hooks:
             return self._decide(delivery)
         return self._steps(delivery)
 
-    def _drive(self, delivery: _Delivery) -> Outcome:
-        # The sync driver: performs each step the pipeline asks for, and nothing else.
-        for action in self._steps_of(delivery):
+    def _drive(self, delivery: _Delivery, steps: Iterator[_Action] | None = None) -> Outcome:
+        # The sync driver: performs each step the pipeline asks for, and nothing else. ``steps``:
+        # a part of the pipeline to drive from where the straight path left it.
+        for action in self._steps_of(delivery) if steps is None else steps:
             try:
                 delivery.result = self._perform(action, delivery)
             except Exception as exc:  # the pipeline decides what a failed step means
@@ -670,7 +808,7 @@ class Receiver(TypedOn):
         journal = self.journal
         if journal is not None:
             self._start(delivery)
-        telemetry = self.telemetry
+        telemetry = self._telemetry
         started = 0 if telemetry is None else telemetry.now()
         yield from self._decide(delivery)
         if telemetry is not None:
@@ -750,22 +888,8 @@ class Receiver(TypedOn):
                     del running[delivery.token]
             failure = delivery.failure
             if failure is not None:
-                if self._error_hooks and not queued:  # a handler failed (not the enqueue)
-                    yield REPORT_ERROR  # hooks never raise: delivery.failure stays the handler's
-                delivery.failure = None
-                delivery.released = True
-                yield RELEASE
-                if delivery.failure is not None:
-                    logger.warning(
-                        "Could not release the claim on a failed delivery",
-                        exc_info=delivery.failure,
-                    )
-                return self._finish(
-                    delivery,
-                    self._queue_down(delivery, failure)
-                    if queued
-                    else self._handler_failed(failure, delivery),
-                )
+                yield from self._failed(delivery, failure, queued)
+                return
         # Done now, or already: either way every key of this request is remembered, so a body
         # that is a duplicate by its delivery id (a retry re-signed after a rotation, or
         # re-serialised) cannot come back later under a fresh delivery id.
@@ -778,6 +902,27 @@ class Receiver(TypedOn):
         if queued:
             return self._finish(delivery, self._queued(delivery))
         return self._finish(delivery, self._processed(delivery))
+
+    def _failed(self, delivery: _Delivery, failure: Exception, queued: bool) -> Iterator[_Action]:
+        """A handler (or the enqueue) failed: report it, release the claim for the retry, answer.
+
+        ``delivery.failure`` is ``failure`` on entry (the straight path joins the pipeline here).
+        """
+        if self._error_hooks and not queued:  # a handler failed (not the enqueue)
+            yield REPORT_ERROR  # hooks never raise: delivery.failure stays the handler's
+        delivery.failure = None
+        delivery.released = True
+        yield RELEASE
+        if delivery.failure is not None:
+            logger.warning(
+                "Could not release the claim on a failed delivery", exc_info=delivery.failure
+            )
+        self._finish(
+            delivery,
+            self._queue_down(delivery, failure)
+            if queued
+            else self._handler_failed(failure, delivery),
+        )
 
     def _complete(self, delivery: _Delivery) -> Iterator[_Action]:
         """Record the delivery as done; if the store fails twice, keep it here until it can.
@@ -801,19 +946,25 @@ class Receiver(TypedOn):
         logger.warning(_COMPLETE_FAILED, event.event, event.delivery_id, exc_info=delivery.failure)
         self._keep_error(delivery, delivery.failure)
 
-    def _extend_claim(self, delivery: _Delivery) -> None:
-        # The heartbeat's call, from its own thread: a running delivery keeps its claim. The beat
-        # copied the running deliveries a moment ago: if this one's handler has failed since,
-        # its claim is (being) released, and re-claiming would take it back for a whole lease;
-        # so release once more after the claim (the flag is set before the pipeline releases).
-        memory = self._memory_store
-        store = self.store if memory is None else memory
-        if memory is not None:
-            memory.claim(delivery.keys, self.lease, delivery.token, delivery.event.timestamp)
+    def _extend_claim(self, running: _Delivery | tuple[tuple[str, ...], str]) -> None:
+        # The heartbeat's call, from its own thread: a running delivery keeps its claim. The
+        # memory store extends only a claim still held (what the straight path registers is
+        # its keys and token). Other stores re-claim: the beat copied the running deliveries a
+        # moment ago, and if this one's handler has failed since, its claim is (being)
+        # released and re-claiming takes it back for a whole lease; so release once more after
+        # the claim (the flag is set before the pipeline releases).
+        if isinstance(running, _Delivery):
+            keys, token = running.keys, running.token
         else:
-            store.claim(delivery.keys, self.lease, delivery.token)
-        if delivery.released:
-            store.release(delivery.keys, delivery.token)
+            keys, token = running
+        memory = self._memory_store
+        if memory is not None:
+            memory.extend(keys, self.lease, token)
+            return
+        assert isinstance(running, _Delivery)
+        self.store.claim(keys, self.lease, token)
+        if running.released:
+            self.store.release(keys, token)
 
     def _now(self) -> float:
         clock = self._clock

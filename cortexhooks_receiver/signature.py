@@ -139,6 +139,15 @@ class SecretKeys:
     def __repr__(self) -> str:
         return f"SecretKeys(<{len(self.keys)} secret(s)>)"
 
+    def sole_states(self) -> tuple[hashlib._Hash, hashlib._Hash] | None:
+        """With exactly one secret, its keyed HMAC states ``(inner, outer)``; else ``None``.
+
+        For the receiver's straight path, which hashes a body exactly as :meth:`search` does
+        (copy each state, feed it, finish). The states must only ever be copied. Never raises.
+        """
+        pads = self._pads
+        return pads[0] if len(pads) == 1 else None
+
     def digests(self, body: Body) -> tuple[bytes, ...]:
         """Return the HMAC-SHA256 of ``body`` under every secret, newest first. Never raises."""
         result = []

@@ -17,7 +17,7 @@ own dedup) is passed on with its body and CortexBuild headers, and the app's ans
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -28,7 +28,13 @@ from cortexhooks_receiver._headers import Headers, header_view
 from cortexhooks_receiver.errors import VerificationError, WebhookError
 from cortexhooks_receiver.inspector import Check
 from cortexhooks_receiver.journal import MemoryJournal, Receipt
-from cortexhooks_receiver.receiver import DEFAULT_RETENTION, Outcome, Receiver, _Delivery
+from cortexhooks_receiver.receiver import (
+    DEFAULT_RETENTION,
+    Outcome,
+    Receiver,
+    _Action,
+    _Delivery,
+)
 from cortexhooks_receiver.routing import Router
 from cortexhooks_receiver.signature import DEFAULT_TOLERANCE
 
@@ -184,8 +190,8 @@ class ListenReceiver(Receiver):
 
     # Both drivers end here, for handle() and refuse() alike: the receipt is written by then.
 
-    def _drive(self, delivery: _Delivery) -> Outcome:
-        return self._answered(delivery, super()._drive(delivery))
+    def _drive(self, delivery: _Delivery, steps: Iterator[_Action] | None = None) -> Outcome:
+        return self._answered(delivery, super()._drive(delivery, steps))
 
     async def _drive_async(self, delivery: _Delivery) -> Outcome:
         # Forwarding and the console block: a worker thread, never the event loop.

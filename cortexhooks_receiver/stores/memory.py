@@ -18,6 +18,7 @@ __all__ = ["MemoryStore"]
 
 _CLAIMED: Final = 0
 _DONE: Final = 1
+_NEW: Final = ClaimState.NEW
 
 # Stores alive in this process: a child forked after their creation is told so (see claim).
 _live_stores: weakref.WeakSet[MemoryStore] = weakref.WeakSet()
@@ -106,34 +107,75 @@ class MemoryStore:
         clock = self._clock
         now = _monotonic() if clock is None else clock()
         entries = self._entries
-        with self._lock:
-            held = stale = False
+        # acquire/release rather than ``with``: the same lock, at half the cost on this path.
+        lock = self._lock
+        lock.acquire()
+        try:
             for key in keys:
-                entry = entries.get(key)
-                if entry is not None:
-                    stale = True
-                    if entry[2] > now:
-                        if entry[0] == _DONE:
-                            return ClaimState.DONE
-                        if entry[1] != token:  # our own claim: a retried call stays NEW
-                            held = True
-            if held:
-                return ClaimState.IN_PROGRESS
-            # Without the body's signed time, now (wall clock) bounds it from above: a safe floor.
+                if key in entries:
+                    return self._claim_known(keys, lease, token, signed_at, now)
+            # None is known: the usual case. Without the body's signed time, now (wall clock)
+            # bounds it from above: a safe floor.
             claim = (
                 _CLAIMED,
                 token,
                 now + lease,
                 _time_ns() // 1_000_000 if signed_at is None else signed_at,
             )
-            if stale:  # re-inserted, so that each counts as recent for eviction
-                for key in keys:
-                    entries.pop(key, None)
             for key in keys:
                 entries[key] = claim
             if len(entries) > self.max_entries:
                 self._evict(now)
-            return ClaimState.NEW
+            return _NEW
+        finally:
+            lock.release()
+
+    def _claim_known(
+        self, keys: Sequence[str], lease: float, token: str, signed_at: int | None, now: float
+    ) -> ClaimState:
+        # claim, when one of the keys has an entry (under the lock): done, held, or expired.
+        entries = self._entries
+        held = False
+        for key in keys:
+            entry = entries.get(key)
+            if entry is not None and entry[2] > now:
+                if entry[0] == _DONE:
+                    return ClaimState.DONE
+                if entry[1] != token:  # our own claim: a retried call stays NEW
+                    held = True
+        if held:
+            return ClaimState.IN_PROGRESS
+        claim = (
+            _CLAIMED,
+            token,
+            now + lease,
+            _time_ns() // 1_000_000 if signed_at is None else signed_at,
+        )
+        for key in keys:  # re-inserted, so that each counts as recent for eviction
+            entries.pop(key, None)
+            entries[key] = claim
+        if len(entries) > self.max_entries:
+            self._evict(now)
+        return _NEW
+
+    def extend(self, keys: Sequence[str], lease: float, token: str) -> None:
+        """Extend, to ``lease`` seconds from now, the claims on ``keys`` that ``token`` holds.
+
+        A claim that was released, completed or expired and taken by another is left alone: the
+        heartbeat calls this for a running delivery, and must never take a claim back.
+        """
+        clock = self._clock
+        now = _monotonic() if clock is None else clock()
+        entries = self._entries
+        lock = self._lock
+        lock.acquire()
+        try:
+            for key in keys:
+                entry = entries.get(key)
+                if entry is not None and entry[0] == _CLAIMED and entry[1] == token:
+                    entries[key] = (_CLAIMED, token, now + lease, entry[3])
+        finally:
+            lock.release()
 
     def complete(
         self, keys: Sequence[str], retention: float, token: str, signed_at: int | None = None
@@ -148,11 +190,15 @@ class MemoryStore:
             _time_ns() // 1_000_000 if signed_at is None else signed_at,
         )
         entries = self._entries
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             for key in keys:
                 entries[key] = done  # keeps the key's place: eviction goes by claim order
             if len(entries) > self.max_entries:
                 self._evict(now)
+        finally:
+            lock.release()
 
     def release(self, keys: Sequence[str], token: str) -> None:
         """Forget the claims on ``keys`` still held by ``token``."""

@@ -15,8 +15,9 @@ import functools
 import inspect
 import os
 import threading
+import types
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 __all__ = ["is_async_callable", "run_sync", "to_thread"]
 
@@ -41,19 +42,24 @@ def run_sync(awaitable: Awaitable[_T]) -> _T:
     Raises:
         Whatever ``awaitable`` raises.
     """
-    import asyncio
-
     coro: Coroutine[Any, Any, _T] = (
-        awaitable if isinstance(awaitable, Coroutine) else _await(awaitable)
+        cast("Coroutine[Any, Any, _T]", awaitable)
+        if type(awaitable) is _CoroutineType or isinstance(awaitable, Coroutine)
+        else _await(awaitable)
     )
-    if asyncio.events._get_running_loop() is not None:
+    api = _asyncio_api or _bind_asyncio()
+    get_running_loop, set_running_loop, enter_task, leave_task = api
+    if get_running_loop() is not None:
         done: _T = _helper_loop().run(coro)
         return done
-    loop = _thread_loop()
-    context = contextvars.copy_context()
-    stand_in = _FirstStep(loop)
-    asyncio.events._set_running_loop(loop)
-    asyncio.tasks._enter_task(loop, stand_in)  # type: ignore[arg-type]
+    holder: _LoopHolder | None = getattr(_local, "holder", None)
+    if holder is None or holder.loop.is_closed():
+        holder = _local.holder = _LoopHolder()
+    loop: Any = holder.loop
+    stand_in = holder.stand_in
+    context = _copy_context()
+    set_running_loop(loop)
+    enter_task(loop, stand_in)
     try:
         pending = context.run(coro.send, None)
     except BaseException as exc:
@@ -61,22 +67,59 @@ def run_sync(awaitable: Awaitable[_T]) -> _T:
     else:
         ended = None
     finally:
-        asyncio.tasks._leave_task(loop, stand_in)  # type: ignore[arg-type]
-        asyncio.events._set_running_loop(None)
+        leave_task(loop, stand_in)
+        set_running_loop(None)
     if ended is not None:
+        if stand_in._cancelling:  # a cancel asked of the first step: the next call's is fresh
+            stand_in._cancelling = 0
+            stand_in._cancel_message = None
         if loop._ready or loop._scheduled:  # it left something behind: cancel and run it out
             _settle(loop)
-        if isinstance(ended, StopIteration):
-            result: _T = ended.value
-            return result
-        raise ended
-    task = asyncio.Task(_resume(coro, pending), loop=loop, context=context)
+        # ``ended`` holds this frame (through its traceback): let go of it before leaving, or
+        # every call would leave a reference cycle for the garbage collector.
+        try:
+            if type(ended) is StopIteration:
+                result: _T = ended.value
+                return result
+            raise ended
+        finally:
+            ended = None
+    # It suspended: a real task continues it, and the stand-in is that task's from now on.
+    holder.stand_in = _FirstStep(loop)
+    task = _task_after_first_step(coro, pending, loop, context)
     stand_in.became(task)
     try:
         finished: _T = loop.run_until_complete(task)
         return finished
     finally:
         _settle(loop)
+
+
+_CoroutineType: Any = types.CoroutineType
+_copy_context = contextvars.copy_context
+# asyncio's get/set of the running loop and enter/leave of the current task, bound on first use:
+# importing asyncio costs a third of the package's import time.
+_asyncio_api: tuple[Any, Any, Any, Any] | None = None
+
+
+def _bind_asyncio() -> tuple[Any, Any, Any, Any]:
+    global _asyncio_api
+    import asyncio
+
+    _asyncio_api = (
+        asyncio.events._get_running_loop,
+        asyncio.events._set_running_loop,
+        asyncio.tasks._enter_task,
+        asyncio.tasks._leave_task,
+    )
+    return _asyncio_api
+
+
+def _task_after_first_step(coro: Any, pending: Any, loop: Any, context: contextvars.Context) -> Any:
+    """The task that continues ``coro`` after its first step yielded ``pending``."""
+    import asyncio
+
+    return asyncio.Task(_resume(coro, pending), loop=loop, context=context)
 
 
 class _FirstStep:
@@ -180,14 +223,19 @@ async def _gathered(tasks: list[Any]) -> None:
 
 
 class _LoopHolder:
-    """Owns one thread's loop; closing it when the thread's locals go (no unclosed-loop warning)."""
+    """Owns one thread's loop; closing it when the thread's locals go (no unclosed-loop warning).
 
-    __slots__ = ("loop",)
+    With it, the stand-in task of :func:`run_sync`'s first steps, reused from one to the next
+    until one suspends (that one's stand-in then belongs to its real task).
+    """
+
+    __slots__ = ("loop", "stand_in")
 
     def __init__(self) -> None:
         import asyncio
 
         self.loop = asyncio.new_event_loop()
+        self.stand_in = _FirstStep(self.loop)
 
     def close(self) -> None:
         loop = self.loop

@@ -157,36 +157,18 @@ def plain_headers(headers: Headers) -> tuple[str, str, str, str | None] | None:
     """Read a plainly sent delivery's headers: ``(signature, timestamp, delivery_id, webhook_id)``.
 
     Plain: ``Content-Type`` exactly ``application/json``, no ``Content-Encoding``, and the
-    signature, timestamp and delivery id each present once as a ``str`` (the webhook id absent or
-    a ``str``), in one of the containers where a name cannot hide under a second spelling: a
-    dict in CortexBuild's own casing holding nothing else (what it sends and ``ch.sign``
-    returns), a WSGI environ, or a :class:`HeaderView`. ``None`` for anything else, which
-    :func:`webhook_headers` then reads with every rule. Never raises.
+    signature, timestamp and delivery id each present as a ``str`` (the webhook id absent or a
+    ``str``), in a container where a name has one spelling: a WSGI environ or a
+    :class:`HeaderView`. (The receiver's straight path reads a dict in CortexBuild's own casing
+    itself.) ``None`` for anything else, which :func:`webhook_headers` then reads with every
+    rule. Never raises.
     """
     kind = type(headers)
     if kind is dict:
-        get = headers.get  # type: ignore[union-attr]
-        content_type = get("Content-Type")
-        if content_type is not None:
-            signature = get("X-CortexBuild-Signature")
-            timestamp = get("X-CortexBuild-Timestamp")
-            delivery_id = get("X-CortexBuild-Delivery-Id")
-            webhook_id = get("X-CortexBuild-Webhook-Id")
-            # Nothing but these names, each a str (the event name's header may be there too):
-            # no other key can be one of them in another casing.
-            if (
-                content_type == "application/json"
-                and type(signature) is str
-                and type(timestamp) is str
-                and type(delivery_id) is str
-                and len(headers)  # type: ignore[arg-type]
-                == 4 + (type(webhook_id) is str) + (type(get("X-CortexBuild-Event")) is str)
-            ):
-                return signature, timestamp, delivery_id, webhook_id
-            return None
         if not ("wsgi.version" in headers or "REQUEST_METHOD" in headers):
             return None
         # A WSGI environ: CGI names are normalised, each header has exactly one spelling.
+        get = headers.get  # type: ignore[union-attr]
         content_type = get("CONTENT_TYPE")
         signature = get("HTTP_X_CORTEXBUILD_SIGNATURE")
         timestamp = get("HTTP_X_CORTEXBUILD_TIMESTAMP")

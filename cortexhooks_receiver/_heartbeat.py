@@ -47,16 +47,17 @@ class Heartbeat:
     """Extends the claims of deliveries whose handlers are running.
 
     Args:
-        extend: re-claims one running delivery (``running``'s value) for a whole lease.
+        extend: re-claims one running delivery (its token and ``running``'s value) for a whole
+            lease.
         lease: the claim's lease in seconds; the thread beats every third of it.
 
     The receiver puts a delivery in :attr:`running` (token -> delivery) while its handlers run,
     and calls :meth:`start` once (``started`` is False until then, and again after a fork).
     """
 
-    def __init__(self, extend: Callable[[Any], object], lease: float) -> None:
+    def __init__(self, extend: Callable[[str, Any], object], lease: float) -> None:
         # A bound method (the receiver's) is held weakly: the heartbeat must not keep it alive.
-        self._extend: Callable[[], Callable[[Any], object] | None] = (
+        self._extend: Callable[[], Callable[[str, Any], object] | None] = (
             weakref.WeakMethod(extend) if inspect.ismethod(extend) else lambda: extend
         )
         self.thread: threading.Thread | None = None
@@ -81,7 +82,7 @@ class Heartbeat:
             return 0
         for token in self._previous.intersection(current):
             try:
-                extend(current[token])
+                extend(token, current[token])
             except Exception:  # a store outage: the claim may lapse; never kill the thread
                 receiver_logger.warning(
                     "Could not extend a running delivery's claim", exc_info=True

@@ -52,6 +52,7 @@ from .errors import (
     WebhookError,
 )
 from .events import AnyEvent, decode_event
+from .events._decode import typed_decoder
 from .routing import Registration, Router, accepted, default_router
 from .signature import (
     _MAX_TIMESTAMP_DIGITS,
@@ -65,6 +66,7 @@ from .signature import (
 )
 from .stores import AsyncStore, ClaimState, MemoryStore, Store, SyncStoreAsAsync
 from .stores import open_store as _open_store
+from .stores.memory import _CLAIMED, _DONE
 
 if TYPE_CHECKING:  # the options' modules are imported when an option is used
     from ._proxies import TrustedProxies
@@ -93,9 +95,20 @@ DEFAULT_LEASE: Final = 60.0
 _JSON: Final = ("Content-Type", "application/json")
 _OK_HEADERS: Final[tuple[tuple[str, str], ...]] = (_JSON,)
 _OK_BODY: Final = b'{"received":true}'
-_NEW: Final = ClaimState.NEW
+# What the straight path needs of the plain configuration, gathered once: the secret's keyed
+# HMAC states (inner, outer), the memory store with its entries, lock (acquire, release) and
+# clock, and the typed decoder's decode.
+_Straight = tuple[
+    Any,
+    Any,
+    MemoryStore,
+    dict[str, Any],
+    Callable[[], Any],
+    Callable[[], None],
+    Callable[[], float],
+    Callable[[bytes], AnyEvent],
+]
 _time_ns: Final = time.time_ns
-_fromhex: Final = bytes.fromhex
 _compare_digest: Final = hmac.compare_digest
 _is_id: Final = ID_CHARS.issuperset
 _DUPLICATE_BODY: Final = b'{"received":true,"duplicate":true}'
@@ -439,19 +452,23 @@ class Receiver(TypedOn):
         self._plan_straight()
 
     def _plan_straight(self) -> None:
-        # The straight path (see _handle_straight) serves the plain configuration only: one
+        # The straight path (see handle) serves the plain configuration only: one
         # secret, the memory store, handlers inline, and nothing that needs the pipeline's steps
         # or its exit on a processed delivery (rate limits, trusted proxies, journal, telemetry).
         keys = self._keys
+        memory = self._memory_store
+        states = None if keys is None else keys.sole_states()
         plain = (
-            keys is not None
-            and self._memory_store is not None
+            states is not None
+            and memory is not None
             and self.queue is None
             and not self._screens
             and self.journal is None
             and self._telemetry is None
         )
-        self._straight = keys.sole_states() if plain and keys is not None else None
+        self._straight: _Straight | None = None
+        if plain and states is not None and memory is not None:
+            self._straight = (*states, memory, *memory.straight_access(), typed_decoder())
 
     def _now_ms(self) -> int:
         clock = self._clock
@@ -558,10 +575,166 @@ class Receiver(TypedOn):
             BodyTypeError: ``body`` is not the raw bytes (a ``str`` or a parsed dict): a
                 mistake in the calling code, not a bad request.
         """
-        if self._straight is not None and method == "POST":
-            outcome = self._handle_straight(body, headers)
-            if outcome is not None:
-                return outcome
+        # The straight path: the pipeline for a genuine delivery, in this one frame. It is taken
+        # only in the plain configuration (see _plan_straight: one secret, the memory store,
+        # handlers inline), for plainly sent headers, while every check passes and none of the
+        # delivery's keys is known to the store. At the first thing that is not so, every
+        # ``return self._pipeline(...)`` below hands the request, unchanged, to the pipeline,
+        # which decides and words it (nothing has been changed before the claim, and a known
+        # key is not claimed); a handler that fails joins the pipeline where it would have
+        # failed there. So every answer is the pipeline's: tests/test_straight_path.py checks
+        # that both give the same answer, run the same handlers and leave the same store for any
+        # request. What it does is what _admit (with signature.authenticate and
+        # events.decode_event) and the memory store's claim and complete do for such a
+        # delivery, inlined: this is every request's common case, where each call and each step
+        # costs (see docs/benchmarks.md).
+
+        straight = self._straight
+        if (
+            straight is None
+            or method != "POST"
+            or type(body) is not bytes
+            or len(body) > self.max_body_bytes
+        ):
+            return self._pipeline(body, headers, method, client)
+        if type(headers) is dict and "Content-Type" in headers:
+            # As CortexBuild sends them (and ch.sign returns them): in its casing, nothing else
+            # (the event name's header may be there too), so no name is there twice.
+            get = headers.get
+            signature_text = get("X-CortexBuild-Signature")
+            timestamp_text = get("X-CortexBuild-Timestamp")
+            delivery_id = get("X-CortexBuild-Delivery-Id")
+            webhook_id = get("X-CortexBuild-Webhook-Id")
+            if not (
+                get("Content-Type") == "application/json"
+                and type(signature_text) is str
+                and type(timestamp_text) is str
+                and type(delivery_id) is str
+                and len(headers)
+                == 4 + (type(webhook_id) is str) + (type(get("X-CortexBuild-Event")) is str)
+            ):
+                return self._pipeline(body, headers, method, client)
+        else:
+            found = plain_headers(headers)  # a WSGI environ, an adapter's HeaderView
+            if found is None:
+                return self._pipeline(body, headers, method, client)
+            signature_text, timestamp_text, delivery_id, webhook_id = found
+        if not (
+            0 < len(timestamp_text) <= _MAX_TIMESTAMP_DIGITS
+            and timestamp_text.isascii()
+            and timestamp_text.isdigit()
+            and 0 < len(delivery_id) <= 128
+            # An identifier in ASCII is made of id characters; anything else is checked in full.
+            and ((delivery_id.isascii() and delivery_id.isidentifier()) or _is_id(delivery_id))
+        ):
+            return self._pipeline(body, headers, method, client)
+        clock = self._clock
+        now_ms = _time_ns() // 1_000_000 if clock is None else int(clock() * 1000)
+        tolerance_ms = self._tolerance_ms
+        if not -tolerance_ms <= now_ms - int(timestamp_text) <= tolerance_ms:
+            return self._pipeline(body, headers, method, client)
+        inner_state, outer_state, memory, entries, acquire, release, store_clock, decode = straight
+        del straight
+        # HMAC-SHA256 from the secret's keyed states, as SecretKeys.search computes it, compared
+        # as text: in constant time, as ASCII (any other text raises TypeError; the pipeline
+        # also takes upper-case hex).
+        inner = inner_state.copy()
+        inner.update(body)
+        outer = outer_state.copy()
+        outer.update(inner.digest())
+        expected = outer.hexdigest()
+        del inner_state, outer_state, inner, outer  # a handler's traceback keeps no HMAC state
+        try:
+            if not _compare_digest(expected, signature_text):
+                return self._pipeline(body, headers, method, client)
+        except TypeError:
+            return self._pipeline(body, headers, method, client)
+        try:
+            event = decode(body)
+        except Exception:
+            return self._pipeline(body, headers, method, client)
+        if event.attempt != 1:  # the body names a field of the receiver's: decode_event resets it
+            return self._pipeline(body, headers, method, client)
+        signed_at = event.timestamp
+        age = now_ms - signed_at
+        if age >= self._retention_ms or age < -tolerance_ms or signed_at <= memory.floor_ms:
+            return self._pipeline(body, headers, method, client)
+        handlers = self.router.resolve(event.event)
+        if not handlers:
+            return self._pipeline(body, headers, method, client)
+        force_setattr(event, "raw", body)
+        force_setattr(event, "delivery_id", delivery_id)
+        force_setattr(event, "webhook_id", webhook_id)
+        delivery_key = "d:" + delivery_id
+        body_key = "b:" + expected
+        token = hex(next(_tokens))
+        # MemoryStore.claim when neither key is known: both take one new claim, in this order.
+        if memory._forked:  # the store's own claim warns about the fork first
+            return self._pipeline(body, headers, method, client)
+        now = store_clock()
+        acquire()
+        try:
+            known = delivery_key in entries or body_key in entries
+            if not known:
+                entries[delivery_key] = entries[body_key] = (
+                    _CLAIMED,
+                    token,
+                    now + self.lease,
+                    signed_at,
+                )
+                if len(entries) > memory.max_entries:
+                    memory._evict(now)
+        finally:
+            release()
+        if known:  # done, held or expired: the pipeline's own claim tells which
+            return self._pipeline(body, headers, method, client)
+        keys = (delivery_key, body_key)
+        heartbeat = self._heartbeat
+        if not heartbeat.started:
+            heartbeat.start()
+        running = heartbeat.running
+        running[token] = keys  # its lease is extended while it runs
+        failure = None
+        try:
+            if type(handlers) is tuple:
+                for registration in handlers:
+                    if registration.is_async:
+                        run_sync(registration.func(event))
+                    else:
+                        registration.func(event)
+            else:
+                _run_handlers(event, handlers, None)
+        except Exception as exc:
+            failure = exc
+        finally:
+            del running[token]
+        if failure is not None:  # the pipeline's own answer to a failed handler, from there
+            delivery = _Delivery(body, headers, method, client)
+            delivery.secret_index = 0
+            delivery.event = event
+            delivery.handlers = handlers
+            delivery.keys = keys
+            delivery.token = token
+            delivery.failure = failure
+            return self._drive(delivery, self._failed(delivery, failure, queued=False))
+        # MemoryStore.complete: both keys done, in their places.
+        now = store_clock()
+        acquire()
+        try:
+            entries[delivery_key] = entries[body_key] = (
+                _DONE,
+                token,
+                now + self.retention,
+                signed_at,
+            )
+            if len(entries) > memory.max_entries:
+                memory._evict(now)
+        finally:
+            release()
+        return Outcome(200, _OK_BODY, _OK_HEADERS, event, None, False, 0)
+
+    def _pipeline(self, body: Body, headers: Headers, method: str, client: str | None) -> Outcome:
+        # The whole pipeline, for every request the straight path hands over.
         return self._drive(_Delivery(body, headers, method, client))
 
     async def handle_async(
@@ -589,105 +762,6 @@ class Receiver(TypedOn):
     async def refuse_async(self, error: WebhookError, *, client: str | None = None) -> Outcome:
         """Coroutine form of :meth:`refuse`, for async adapters. Never raises."""
         return await self._drive_async(_Delivery(b"", (), "POST", client, error))
-
-    def _handle_straight(self, body: Body, headers: Headers) -> Outcome | None:
-        """The pipeline for a genuine delivery, in one frame; ``None`` for anything else.
-
-        Only in the plain configuration (see :meth:`_plan_straight`), only for plainly sent
-        headers (:func:`~cortexhooks_receiver._headers.plain_headers`), and only while every
-        check passes and the claim is new. At the first thing that is not so it returns
-        ``None`` before anything was changed, and :meth:`handle` runs the pipeline, which
-        decides and words it; a handler that fails joins the pipeline where it would have
-        failed there. So every answer is the pipeline's: ``tests/test_straight_path.py`` checks
-        both give the same answer and leave the same store for any request. The checks are the
-        ones of :meth:`_admit` and :func:`~cortexhooks_receiver.signature.authenticate`, in
-        one place here because a genuine delivery is every request's common case, where each
-        call and each step costs (see docs/benchmarks.md). Never raises but what a handler
-        raises beyond ``Exception``.
-        """
-        if type(body) is not bytes or len(body) > self.max_body_bytes:
-            return None
-        found = plain_headers(headers)
-        if found is None:
-            return None
-        signature_text, timestamp_text, delivery_id, webhook_id = found
-        if not (
-            len(signature_text) == 64
-            and 0 < len(timestamp_text) <= _MAX_TIMESTAMP_DIGITS
-            and timestamp_text.isascii()
-            and timestamp_text.isdigit()
-            and 0 < len(delivery_id) <= 128
-            and _is_id(delivery_id)
-        ):
-            return None
-        clock = self._clock
-        now_ms = _time_ns() // 1_000_000 if clock is None else int(clock() * 1000)
-        tolerance_ms = self._tolerance_ms
-        if not -tolerance_ms <= now_ms - int(timestamp_text) <= tolerance_ms:
-            return None
-        try:
-            signature = _fromhex(signature_text)
-        except ValueError:
-            return None
-        states = self._straight
-        assert states is not None
-        # HMAC-SHA256 from the secret's keyed states, as SecretKeys.search computes it.
-        inner = states[0].copy()
-        inner.update(body)
-        outer = states[1].copy()
-        outer.update(inner.digest())
-        digest = outer.digest()
-        if not _compare_digest(digest, signature):  # also a signature that is not 32 bytes
-            return None
-        try:
-            event = decode_event(body)
-        except WebhookError:
-            return None
-        signed_at = event.timestamp
-        age = now_ms - signed_at
-        memory = self._memory_store
-        assert memory is not None
-        if age >= self._retention_ms or age < -tolerance_ms or signed_at <= memory.floor_ms:
-            return None
-        handlers = self.router.resolve(event.event)
-        if not handlers:
-            return None
-        force_setattr(event, "delivery_id", delivery_id)
-        force_setattr(event, "webhook_id", webhook_id)
-        keys = ("d:" + delivery_id, "b:" + digest.hex())
-        token = hex(next(_tokens))
-        if memory.claim(keys, self.lease, token, signed_at) is not _NEW:
-            return None  # done or held: nothing was claimed, the pipeline answers
-        heartbeat = self._heartbeat
-        if not heartbeat.started:
-            heartbeat.start()
-        running = heartbeat.running
-        running[token] = (keys, token)  # its lease is extended while it runs
-        failure = None
-        try:
-            if type(handlers) is tuple:
-                for registration in handlers:
-                    if registration.is_async:
-                        run_sync(registration.func(event))
-                    else:
-                        registration.func(event)
-            else:
-                _run_handlers(event, handlers, None)
-        except Exception as exc:
-            failure = exc
-        finally:
-            del running[token]
-        if failure is not None:  # the pipeline's own answer to a failed handler, from there
-            delivery = _Delivery(body, headers, "POST", None)
-            delivery.secret_index = 0
-            delivery.event = event
-            delivery.handlers = handlers
-            delivery.keys = keys
-            delivery.token = token
-            delivery.failure = failure
-            return self._drive(delivery, self._failed(delivery, failure, queued=False))
-        memory.complete(keys, self.retention, token, signed_at)
-        return Outcome(200, _OK_BODY, _OK_HEADERS, event, None, False, 0)
 
     def _steps_of(self, delivery: _Delivery) -> Iterator[_Action]:
         # With nothing attached to the exit (no journal, telemetry or on_rejected hook), the
@@ -946,17 +1020,14 @@ class Receiver(TypedOn):
         logger.warning(_COMPLETE_FAILED, event.event, event.delivery_id, exc_info=delivery.failure)
         self._keep_error(delivery, delivery.failure)
 
-    def _extend_claim(self, running: _Delivery | tuple[tuple[str, ...], str]) -> None:
+    def _extend_claim(self, token: str, running: _Delivery | tuple[str, ...]) -> None:
         # The heartbeat's call, from its own thread: a running delivery keeps its claim. The
-        # memory store extends only a claim still held (what the straight path registers is
-        # its keys and token). Other stores re-claim: the beat copied the running deliveries a
-        # moment ago, and if this one's handler has failed since, its claim is (being)
-        # released and re-claiming takes it back for a whole lease; so release once more after
-        # the claim (the flag is set before the pipeline releases).
-        if isinstance(running, _Delivery):
-            keys, token = running.keys, running.token
-        else:
-            keys, token = running
+        # memory store extends only a claim still held (the straight path registers a delivery
+        # by its keys). Other stores re-claim: the beat copied the running deliveries a moment
+        # ago, and if this one's handler has failed since, its claim is (being) released and
+        # re-claiming takes it back for a whole lease; so release once more after the claim
+        # (the flag is set before the pipeline releases).
+        keys = running.keys if isinstance(running, _Delivery) else running
         memory = self._memory_store
         if memory is not None:
             memory.extend(keys, self.lease, token)

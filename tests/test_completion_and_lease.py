@@ -190,13 +190,13 @@ def test_a_beat_that_lands_after_a_failed_handler_released_its_claim_takes_nothi
     def fails_once(event: Any) -> None:
         runs.append(1)
         if len(runs) == 1:
-            caught.extend(receiver._heartbeat.running.values())  # what a beat has copied
+            caught.extend(receiver._heartbeat.running.items())  # what a beat has copied
             raise RuntimeError("first attempt fails")
 
     body = _body(1, clock)
     assert _send(receiver, body, clock, "dlv_1").status == 500
-    [running] = caught
-    receiver._extend_claim(running)  # the copied beat lands after the release
+    [(token, running)] = caught
+    receiver._extend_claim(token, running)  # the copied beat lands after the release
     retry = _send(receiver, body, clock, "dlv_1")
     assert retry.status == 200, retry.error
     assert not retry.duplicate
@@ -210,7 +210,7 @@ def test_a_failed_extension_is_logged_and_the_next_beat_tries_again(
 
     calls: list[object] = []
 
-    def extend(delivery: object) -> None:
+    def extend(token: str, delivery: object) -> None:
         calls.append(delivery)
         if len(calls) == 1:
             raise StoreError("down")

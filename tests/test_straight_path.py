@@ -1,6 +1,6 @@
 """The straight path gives the pipeline's answer, and leaves the pipeline's state, for any request.
 
-``Receiver.handle`` first tries ``_handle_straight``: the pipeline for a genuine delivery in one
+``Receiver.handle`` first tries its straight path: the pipeline for a genuine delivery in one
 frame, in the plain configuration (one secret, the memory store, handlers inline, no rate limit,
 proxies, queue, journal or telemetry). It gives up, having changed nothing, at the first check that
 does not pass, and a handler that fails joins the pipeline where it fails there. These tests hold
@@ -124,6 +124,16 @@ BODIES = {
     "future": body_of(signed_at=NOW_MS + 300_001),
     "nearly future": body_of(signed_at=NOW_MS + 300_000),
     "ids in the body": body_of(deliveryId="dlv_body", webhookId="w-body", attempt=7),
+    # The JSON names of the fields the receiver fills in: a body can never choose them.
+    "internal names": body_of(
+        **{
+            "__cortexhooks_delivery_id__": "dlv_body",
+            "__cortexhooks_webhook_id__": "w-body",
+            "__cortexhooks_attempt__": 7,
+            "__cortexhooks_raw__": "cmF3",
+        }
+    ),
+    "internal attempt": body_of(**{"__cortexhooks_attempt__": 2}),
     "invalid data": b'{"event":"task.completed","timestamp":1762698600000,"data":{}}',
     "not json": b"{not json",
     "empty": b"",
@@ -334,6 +344,29 @@ def test_a_body_at_the_size_limit_is_answered_as_the_pipeline_does(room: int) ->
     )
 
 
+@pytest.mark.parametrize("max_entries", [2, 3, 4, 5])
+def test_a_full_memory_store_evicts_as_by_the_pipeline(max_entries: int) -> None:
+    stream = [
+        build(body=name, delivery_id=f"dlv_{index}")
+        for index, name in enumerate(["genuine", "another event", "nearly retention", "genuine"])
+    ]
+    run_both(stream, max_entries=max_entries)
+
+
+def test_a_forked_store_warns_as_by_the_pipeline(caplog: pytest.LogCaptureFixture) -> None:
+    logged = []
+    for receiver, _ in receivers():
+        store = receiver.store
+        assert isinstance(store, MemoryStore)
+        store._forked = True  # as the store's fork hook leaves it in a child process
+        with caplog.at_level(logging.WARNING, logger="cortexhooks_receiver"):
+            caplog.clear()
+            assert receiver.handle(*build()).status == 200
+        logged.append([record.getMessage() for record in caplog.records])
+    assert logged[0] == logged[1]
+    assert any("forked" in message for message in logged[0])
+
+
 def test_bodies_the_full_memory_store_may_have_forgotten_are_refused_as_by_the_pipeline() -> None:
     # max_entries=2: each delivery's two keys evict the previous one's, raising the store's floor
     # to its signed time; a body signed at or before the floor may be one it forgot.
@@ -499,7 +532,7 @@ def test_the_heartbeat_extends_a_running_straight_delivery_and_not_a_released_on
     assert receiver.handle(body, headers).status == 500
     assert beats == [1]
     # The claim is released; a late beat holding the running entry does not take it back.
-    receiver._extend_claim((("d:dlv_1", "b:unused"), "0xtoken"))
+    receiver._extend_claim("0xtoken", ("d:dlv_1", "b:unused"))
     assert "d:dlv_1" not in store._entries
 
 

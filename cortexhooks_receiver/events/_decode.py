@@ -20,7 +20,7 @@ from ._classes import AnyEvent, AnyKnownEvent
 from ._envelope import UnknownEvent, exact_decimal
 from .catalog import CATALOG
 
-__all__ = ["decode_event"]
+__all__ = ["decode_event", "typed_decoder"]
 
 _DECODE_ERRORS: Final = (msgspec.MsgspecError, ValueError, RecursionError)
 
@@ -36,6 +36,19 @@ def _first_decode(body: bytes | bytearray | memoryview) -> AnyEvent:
 
 _decode: Callable[[bytes | bytearray | memoryview], AnyEvent] = _first_decode
 _unknown_decoder: msgspec.json.Decoder[UnknownEvent] | None = None
+
+
+def typed_decoder() -> Callable[[bytes | bytearray | memoryview], AnyEvent]:
+    """The typed decoder's own ``decode`` (built now if no delivery has built it yet).
+
+    It decodes a known event and raises for anything else; :func:`decode_event` adds the rest
+    (``raw``, the reset of the receiver's fields, unknown names, the error). For the receiver's
+    straight path, which does that rest itself. Never raises.
+    """
+    global _decode
+    if _decode is _first_decode:
+        _decode = msgspec.json.Decoder(AnyKnownEvent).decode
+    return _decode
 
 
 def decode_event(body: bytes | bytearray | memoryview) -> AnyEvent:

@@ -2,8 +2,9 @@
 
 Every row processes the same stream of distinct, correctly signed 259-byte deliveries (the
 guide's task payload, each with its own id; every request carries an ``X-CortexBuild-Webhook-Id``
-header, so the rows differ by the option only) through a Receiver on the memory store with one
-no-op handler:
+and an ``X-Forwarded-For`` header, so the rows differ by the option only) through a Receiver on
+the memory store with one no-op handler. The headers come as a WSGI environ, the way the Flask,
+Django and WSGI adapters hand them to the receiver (every header of the request in it):
 
 * none: the baseline;
 * filters: the handler registered with ``project_ids``, ``company_ids`` and ``where``, all
@@ -59,7 +60,7 @@ PEER = "10.0.0.7"  # a trusted proxy in the trusted-proxies row; an ordinary cli
 FORWARDED = "203.0.113.7"
 UNLIMITED = "1000000000/s"  # never exceeded: the rows measure the check, not refusals
 
-Stream = list[tuple[bytes, dict[str, str]]]
+Stream = list[tuple[bytes, dict[str, Any]]]
 Setup = Callable[[], tuple[ch.Receiver, dict[str, Any]]]
 
 
@@ -164,11 +165,36 @@ def rate_limit_redis() -> tuple[ch.Receiver, dict[str, Any]]:
 
 
 def stream_of(count: int) -> Stream:
-    """The deliveries, each with the webhook id and forwarded-for headers every row sends."""
+    """The deliveries, each with the webhook id and forwarded-for headers every row sends.
+
+    As the WSGI adapters pass them: the request's environ (CGI names, the server's own keys).
+    """
     return [
-        (body, {**headers, "X-CortexBuild-Webhook-Id": WEBHOOK_ID, "X-Forwarded-For": FORWARDED})
+        (body, environ_of({**headers, "X-CortexBuild-Webhook-Id": WEBHOOK_ID}))
         for body, headers in deliveries(count)
     ]
+
+
+def environ_of(headers: dict[str, str]) -> dict[str, Any]:
+    """A WSGI environ for a POST with ``headers`` (as a server builds it)."""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/webhooks/cortexbuild",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": PEER,
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_USER_AGENT": "CortexBuild-Webhooks/1.0",
+        "HTTP_X_FORWARDED_FOR": FORWARDED,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+    }
+    for name, value in headers.items():
+        key = name.upper().replace("-", "_")
+        environ[key if key == "CONTENT_TYPE" else "HTTP_" + key] = value
+    environ["CONTENT_LENGTH"] = "259"
+    return environ
 
 
 def one_pass(setup: Setup, stream: Stream) -> float:

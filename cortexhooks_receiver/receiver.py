@@ -225,6 +225,7 @@ class _Delivery:
         "refusal",
         "released",
         "result",
+        "screened",
         "secret_index",
         "started",
         "token",
@@ -250,12 +251,14 @@ class _Delivery:
         method: str,
         client: str | None,
         refusal: WebhookError | None = None,
+        screened: bool = False,
     ) -> None:
         self.body = body
         self.headers = headers
         self.method = method
         self.client = client
         self.refusal = refusal  # decided before the pipeline ran (an adapter's refusal)
+        self.screened = screened  # the straight path ran the screens: the client is the result
         self.released = False  # its claim was given up (a handler failed): see _extend_claim
         self.secret_index: int | None = None
         self.result: Any = None
@@ -452,17 +455,19 @@ class Receiver(TypedOn):
         self._plan_straight()
 
     def _plan_straight(self) -> None:
-        # The straight path (see handle) serves the plain configuration only: one
-        # secret, the memory store, handlers inline, and nothing that needs the pipeline's steps
-        # or its exit on a processed delivery (rate limits, trusted proxies, journal, telemetry).
+        # The straight path (see handle) serves the plain configuration only: one secret (or
+        # secret_for), the memory store, handlers inline, rate limits (if any) in this process,
+        # and nothing that needs the pipeline's exit on a processed delivery (journal, telemetry).
+        # With secret_for, the keyed states are looked up per request (cached answers only).
         keys = self._keys
         memory = self._memory_store
-        states = None if keys is None else keys.sole_states()
+        states = (None, None) if keys is None else keys.sole_states()
+        limiter = self.rate_limiter
         plain = (
             states is not None
             and memory is not None
             and self.queue is None
-            and not self._screens
+            and (limiter is None or limiter.inline)
             and self.journal is None
             and self._telemetry is None
         )
@@ -576,19 +581,18 @@ class Receiver(TypedOn):
                 mistake in the calling code, not a bad request.
         """
         # The straight path: the pipeline for a genuine delivery, in this one frame. It is taken
-        # only in the plain configuration (see _plan_straight: one secret, the memory store,
-        # handlers inline), for plainly sent headers, while every check passes and none of the
-        # delivery's keys is known to the store. At the first thing that is not so, every
-        # ``return self._pipeline(...)`` below hands the request, unchanged, to the pipeline,
-        # which decides and words it (nothing has been changed before the claim, and a known
-        # key is not claimed); a handler that fails joins the pipeline where it would have
-        # failed there. So every answer is the pipeline's: tests/test_straight_path.py checks
-        # that both give the same answer, run the same handlers and leave the same store for any
-        # request. What it does is what _admit (with signature.authenticate and
-        # events.decode_event) and the memory store's claim and complete do for such a
-        # delivery, inlined: this is every request's common case, where each call and each step
-        # costs (see docs/benchmarks.md).
-
+        # only in the plain configuration (see _plan_straight: one secret or secret_for, the
+        # memory store, handlers inline, rate limits in this process), for plainly sent headers,
+        # while every check passes and none of the delivery's keys is known to the store. At the
+        # first thing that is not so, ``return self._pipeline(...)`` hands the request to the
+        # pipeline, which decides and words it: nothing has been changed before the claim (the
+        # rate limit's tokens, once taken, are not taken again: ``screened``), and a known key
+        # is not claimed. A handler that fails joins the pipeline where it would have failed
+        # there. So every answer is the pipeline's: tests/test_straight_path.py checks that both
+        # give the same answer, run the same handlers and leave the same store for any request.
+        # What it does is what _admit (with signature.authenticate and events.decode_event) and
+        # the memory store's claim and complete do for such a delivery, inlined: this is every
+        # request's common case, where each call and each step costs (see docs/benchmarks.md).
         straight = self._straight
         if (
             straight is None
@@ -597,6 +601,17 @@ class Receiver(TypedOn):
             or len(body) > self.max_body_bytes
         ):
             return self._pipeline(body, headers, method, client)
+        screened = False  # once true, the pipeline takes the client as found and skips the limits
+        limiter = self.rate_limiter
+        if limiter is not None:  # in this process (the plan): it never blocks nor fails
+            proxies = self._proxies
+            if proxies is not None:
+                client = proxies.client(client, headers)
+            screened = True
+            retry_after = limiter.check(client)
+            if retry_after:
+                limited = RateLimited(retry_after=retry_after)
+                return self._drive(_Delivery(body, headers, method, client, limited, screened))
         if type(headers) is dict and "Content-Type" in headers:
             # As CortexBuild sends them (and ch.sign returns them): in its casing, nothing else
             # (the event name's header may be there too), so no name is there twice.
@@ -613,11 +628,11 @@ class Receiver(TypedOn):
                 and len(headers)
                 == 4 + (type(webhook_id) is str) + (type(get("X-CortexBuild-Event")) is str)
             ):
-                return self._pipeline(body, headers, method, client)
+                return self._pipeline(body, headers, method, client, screened)
         else:
             found = plain_headers(headers)  # a WSGI environ, an adapter's HeaderView
             if found is None:
-                return self._pipeline(body, headers, method, client)
+                return self._pipeline(body, headers, method, client, screened)
             signature_text, timestamp_text, delivery_id, webhook_id = found
         if not (
             0 < len(timestamp_text) <= _MAX_TIMESTAMP_DIGITS
@@ -627,14 +642,29 @@ class Receiver(TypedOn):
             # An identifier in ASCII is made of id characters; anything else is checked in full.
             and ((delivery_id.isascii() and delivery_id.isidentifier()) or _is_id(delivery_id))
         ):
-            return self._pipeline(body, headers, method, client)
+            return self._pipeline(body, headers, method, client, screened)
         clock = self._clock
         now_ms = _time_ns() // 1_000_000 if clock is None else int(clock() * 1000)
         tolerance_ms = self._tolerance_ms
         if not -tolerance_ms <= now_ms - int(timestamp_text) <= tolerance_ms:
-            return self._pipeline(body, headers, method, client)
+            return self._pipeline(body, headers, method, client, screened)
         inner_state, outer_state, memory, entries, acquire, release, store_clock, decode = straight
         del straight
+        if inner_state is None:  # secret_for: the webhook's secret, if its answer is cached
+            assert self._by_webhook is not None
+            try:
+                secret_keys = self._by_webhook.keys_for(webhook_id, now_ms)
+            except WebhookError:
+                return self._pipeline(body, headers, method, client, screened)
+            states = None if secret_keys is None else secret_keys.sole_states()
+            if states is None:  # to be looked up, or several secrets
+                return self._pipeline(body, headers, method, client, screened)
+            inner_state, outer_state = states
+            del secret_keys, states
+            # Delivery ids are each webhook's own (see _admit).
+            delivery_key = f"d:{webhook_id}/{delivery_id}"
+        else:
+            delivery_key = "d:" + delivery_id
         # HMAC-SHA256 from the secret's keyed states, as SecretKeys.search computes it, compared
         # as text: in constant time, as ASCII (any other text raises TypeError; the pipeline
         # also takes upper-case hex).
@@ -646,31 +676,30 @@ class Receiver(TypedOn):
         del inner_state, outer_state, inner, outer  # a handler's traceback keeps no HMAC state
         try:
             if not _compare_digest(expected, signature_text):
-                return self._pipeline(body, headers, method, client)
+                return self._pipeline(body, headers, method, client, screened)
         except TypeError:
-            return self._pipeline(body, headers, method, client)
+            return self._pipeline(body, headers, method, client, screened)
         try:
             event = decode(body)
         except Exception:
-            return self._pipeline(body, headers, method, client)
+            return self._pipeline(body, headers, method, client, screened)
         if event.attempt != 1:  # the body names a field of the receiver's: decode_event resets it
-            return self._pipeline(body, headers, method, client)
+            return self._pipeline(body, headers, method, client, screened)
         signed_at = event.timestamp
         age = now_ms - signed_at
         if age >= self._retention_ms or age < -tolerance_ms or signed_at <= memory.floor_ms:
-            return self._pipeline(body, headers, method, client)
+            return self._pipeline(body, headers, method, client, screened)
         handlers = self.router.resolve(event.event)
         if not handlers:
-            return self._pipeline(body, headers, method, client)
+            return self._pipeline(body, headers, method, client, screened)
         force_setattr(event, "raw", body)
         force_setattr(event, "delivery_id", delivery_id)
         force_setattr(event, "webhook_id", webhook_id)
-        delivery_key = "d:" + delivery_id
         body_key = "b:" + expected
         token = hex(next(_tokens))
         # MemoryStore.claim when neither key is known: both take one new claim, in this order.
         if memory._forked:  # the store's own claim warns about the fork first
-            return self._pipeline(body, headers, method, client)
+            return self._pipeline(body, headers, method, client, screened)
         now = store_clock()
         acquire()
         try:
@@ -687,7 +716,7 @@ class Receiver(TypedOn):
         finally:
             release()
         if known:  # done, held or expired: the pipeline's own claim tells which
-            return self._pipeline(body, headers, method, client)
+            return self._pipeline(body, headers, method, client, screened)
         keys = (delivery_key, body_key)
         heartbeat = self._heartbeat
         if not heartbeat.started:
@@ -696,14 +725,13 @@ class Receiver(TypedOn):
         running[token] = keys  # its lease is extended while it runs
         failure = None
         try:
-            if type(handlers) is tuple:
-                for registration in handlers:
-                    if registration.is_async:
-                        run_sync(registration.func(event))
-                    else:
-                        registration.func(event)
-            else:
-                _run_handlers(event, handlers, None)
+            if type(handlers) is not tuple:  # FilteredHandlers: those whose filters accept it
+                handlers = accepted(handlers, event)
+            for registration in handlers:  # as _run_handlers runs them
+                if registration.is_async:
+                    run_sync(registration.func(event))
+                else:
+                    registration.func(event)
         except Exception as exc:
             failure = exc
         finally:
@@ -733,9 +761,16 @@ class Receiver(TypedOn):
             release()
         return Outcome(200, _OK_BODY, _OK_HEADERS, event, None, False, 0)
 
-    def _pipeline(self, body: Body, headers: Headers, method: str, client: str | None) -> Outcome:
+    def _pipeline(
+        self,
+        body: Body,
+        headers: Headers,
+        method: str,
+        client: str | None,
+        screened: bool = False,
+    ) -> Outcome:
         # The whole pipeline, for every request the straight path hands over.
-        return self._drive(_Delivery(body, headers, method, client))
+        return self._drive(_Delivery(body, headers, method, client, None, screened))
 
     async def handle_async(
         self, body: Body, headers: Headers, method: str = "POST", *, client: str | None = None
@@ -895,7 +930,7 @@ class Receiver(TypedOn):
 
     def _decide(self, delivery: _Delivery) -> Iterator[_Action]:
         """The pipeline table, row by row; sets ``delivery.outcome`` on every path."""
-        if self._screens:  # trusted proxies, rate limits: before anything else is read
+        if self._screens and not delivery.screened:  # before anything else is read
             if self._proxies is not None:
                 delivery.client = self._proxies.client(delivery.client, delivery.headers)
             limiter = self.rate_limiter

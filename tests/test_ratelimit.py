@@ -137,6 +137,24 @@ def test_memory_buckets_refill_with_the_clock() -> None:
     assert [buckets.take([("g", rate)]) for _ in range(3)] == [0.0, 0.0, 1.0]
 
 
+def test_two_memory_buckets_refill_each_by_its_own_rate_and_wait_for_the_slower() -> None:
+    clock = Clock()
+    buckets = MemoryBuckets(clock=clock)
+    endpoint, client = ("g", Rate(4, 4)), ("c:a", Rate(2, 0.5))  # "4/s" and "1/2s" with a burst
+    assert [buckets.take([endpoint, client]) for _ in range(2)] == [0.0, 0.0]
+    # The client's bucket is empty and fills at 0.5 a second: two seconds for a token.
+    assert buckets.take([endpoint, client]) == pytest.approx(2.0)
+    clock.now += 1.0
+    assert buckets.take([endpoint, client]) == pytest.approx(1.0)
+    clock.now += 60  # both full again, and no fuller than their bursts
+    assert [buckets.take([endpoint, client]) for _ in range(3)] == [0.0, 0.0, pytest.approx(2.0)]
+    assert [buckets.take([endpoint, ("c:b", Rate(9, 9))]) for _ in range(3)] == [
+        0.0,
+        0.0,
+        pytest.approx(0.25),  # now the endpoint's bucket is the one to wait for
+    ]
+
+
 def test_redis_buckets_refill_by_the_servers_clock(redis_url: str) -> None:
     backend = RedisBuckets(redis_url, prefix=f"h13-options-{uuid.uuid4().hex}:")
     try:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import cortexhooks_receiver as ch
 from cortexhooks_receiver._headers import HeaderView
+from cortexhooks_receiver.ratelimit import MemoryBuckets
 from cortexhooks_receiver.receiver import Outcome
 from cortexhooks_receiver.stores import MemoryStore
 
@@ -43,7 +44,7 @@ class Calls:
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
-        self.seen: list[tuple[str, str | None, str | None]] = []
+        self.seen: list[tuple[Any, ...]] = []
 
     def sync(self, event: Any) -> None:
         self.seen.append((event.event, event.delivery_id, event.webhook_id))
@@ -57,20 +58,57 @@ class Calls:
             raise ValueError("the async handler failed")
 
 
+TENANTS: dict[str, Any] = {
+    "webhook-1": SECRET,
+    "webhook-2": [SECRET, "whsec_old"],  # a rotation: several secrets take the pipeline
+    "webhook-3": "whsec_another",
+    "webhook-4": ["whsec_newer", SECRET],  # signed with the older of two
+}
+
+# The configurations the straight path serves (each is also tried without it). The limits are
+# small and the clock stands still, so that a token taken twice shows as a different answer.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "trusted proxies": {"trusted_proxies": ["10.0.0.0/8"]},
+    "rate limit": {"rate_limit": "3/s"},
+    "limits per client behind proxies": {
+        "rate_limit": "20/s",
+        "rate_limit_per_client": "2/s",
+        "trusted_proxies": ["10.0.0.0/8"],
+    },
+    "secret_for": {"secret_for": TENANTS.get},
+    # An on_error and an on_rejected hook (see receivers), behind a trusted proxy.
+    "hooks": {"trusted_proxies": ["10.0.0.0/8"]},
+}
+
+
 def receivers(
-    mode: str = "ok", registration: str = "sync", max_entries: int = 100_000, **options: Any
+    mode: str = "ok",
+    registration: str = "sync",
+    max_entries: int = 100_000,
+    config: str = "plain",
+    **options: Any,
 ) -> tuple[tuple[ch.Receiver, Calls], tuple[ch.Receiver, Calls]]:
     """Two receivers alike in everything but the straight path (the second has none)."""
     pair = []
     for straight in (True, False):
         calls = Calls(mode)
+        chosen = {**CONFIGS[config], **options}
+        if "secret_for" not in chosen:
+            chosen["secret"] = SECRET
         receiver = ch.Receiver(
-            SECRET,
             now=lambda: NOW,
             router=ch.Router(),
             store=MemoryStore(max_entries, clock=lambda: 1000.0),
-            **options,
+            **chosen,
         )
+        if config == "hooks":
+            receiver.on_error(lambda event, exc, seen=calls.seen: seen.append(("error", str(exc))))
+            receiver.on_rejected(
+                lambda error, request, seen=calls.seen: seen.append(
+                    ("rejected", error.code, request.client)
+                )
+            )
         handler: Callable[[Any], Any] = calls.coroutine if registration == "async" else calls.sync
         if registration == "filtered":
             receiver.on("task.completed", company_ids={"comp-1"})(handler)
@@ -138,6 +176,8 @@ BODIES = {
     "not json": b"{not json",
     "empty": b"",
     "not utf-8": b'{"event":"task.completed\xff"}',
+    # Other genuine bodies: one for each tenant of secret_for, so none is a duplicate by body.
+    **{f"genuine {n}": body_of(signed_at=NOW_MS - n) for n in range(1, 10)},
 }
 
 
@@ -155,7 +195,9 @@ def build(
     container: str = "dict",
     body_type: str = "bytes",
     method: str = "POST",
-) -> tuple[Any, Any, str]:
+    client: str | None = None,
+    forwarded: str | None = None,
+) -> tuple[Any, Any, str, str | None]:
     """A request: a genuine delivery, but for what the arguments change."""
     raw = BODIES[body]
     headers: dict[str, Any] = ch.sign(
@@ -165,6 +207,8 @@ def build(
         del headers["X-CortexBuild-Delivery-Id"]
     if event_header is not None:
         headers["X-CortexBuild-Event"] = event_header
+    if forwarded is not None:
+        headers["X-Forwarded-For"] = forwarded
     signed = headers["X-CortexBuild-Signature"]
     wrong = ("0" if signed[0] != "0" else "1") + signed[1:]
     changed_signature = {
@@ -220,7 +264,7 @@ def build(
         "memoryview": memoryview(raw),
         "str": raw.decode("latin-1"),
     }[body_type]
-    return sent_body, sent, method
+    return sent_body, sent, method, client
 
 
 FULLWIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + digit) for digit in range(10)))
@@ -238,7 +282,7 @@ CHANGES: dict[str, list[Any]] = {
     "body": list(BODIES),
     "timestamp": [NOW_MS - 300_000, NOW_MS + 300_000, NOW_MS - 300_001, NOW_MS + 300_001, 10**15],
     "delivery_id": ["x" * 128, "x" * 129, "", "dlv 1", "dlv_\u00e9", "a/b", "dlv_2", None],
-    "webhook_id": ["webhook-1", "", "w h"],
+    "webhook_id": ["webhook-1", "webhook-2", "webhook-3", "webhook-4", "webhook-5", "", "w h"],
     "event_header": ["task.completed", "other"],
     "signature": [
         "upper",
@@ -258,48 +302,56 @@ CHANGES: dict[str, list[Any]] = {
     "container": CONTAINERS,
     "body_type": ["bytearray", "memoryview", "str"],
     "method": ["post", "GET", "PUT"],
+    "client": ["203.0.113.7", "10.0.0.7", "203.0.113.8"],
+    "forwarded": ["203.0.113.9", "10.0.0.8, 203.0.113.9", "not an address"],
 }
 SINGLE_CHANGES = [(name, value) for name, values in CHANGES.items() for value in values]
 
 
-def requests(mixed: bool) -> st.SearchStrategy[tuple[Any, Any, str]]:
-    """Genuine deliveries with one change (or, ``mixed``, up to four), in a plain container."""
+Request = tuple[Any, Any, str, "str | None"]
+
+
+def requests(mixed: bool, **defaults: Any) -> st.SearchStrategy[Request]:
+    """Genuine deliveries with one change (or, ``mixed``, up to four), in a plain container.
+
+    ``defaults``: what a genuine delivery is in this configuration (its webhook id for
+    ``secret_for``).
+    """
     if not mixed:
         single = st.sampled_from([None, *SINGLE_CHANGES])
         return st.builds(
-            lambda change, container: (
-                build(**dict([change]))
-                if change and change[0] == "container"
-                else build(container=container, **dict([change] if change else []))
+            lambda change, container: build(
+                **{"container": container, **defaults, **dict([change] if change else [])}
             ),
             single,
             st.sampled_from(["dict", "environ", "view"]),
         )
     return st.fixed_dictionaries(
         {}, optional={name: st.sampled_from(values) for name, values in CHANGES.items()}
-    ).map(lambda changes: build(**changes))
+    ).map(lambda changes: build(**{**defaults, **changes}))
 
 
 def run_both(
-    stream: list[tuple[Any, Any, str]],
+    stream: list[Request],
     mode: str = "ok",
     registration: str = "sync",
     max_body_bytes: int = 1_048_576,
     max_entries: int = 100_000,
+    config: str = "plain",
 ) -> None:
     (straight, straight_calls), (pipeline, pipeline_calls) = receivers(
-        mode, registration, max_entries, max_body_bytes=max_body_bytes
+        mode, registration, max_entries, config, max_body_bytes=max_body_bytes
     )
     assert straight._straight is not None
     assert pipeline._straight is None
-    for body, headers, method in stream:
+    for body, headers, method, client in stream:
         try:
-            answer = pipeline.handle(body, headers, method)
+            answer = pipeline.handle(body, headers, method, client=client)
         except ch.errors.BodyTypeError:
             with pytest.raises(ch.errors.BodyTypeError):
-                straight.handle(body, headers, method)
+                straight.handle(body, headers, method, client=client)
             continue
-        same_outcome(straight.handle(body, headers, method), answer)
+        same_outcome(straight.handle(body, headers, method, client=client), answer)
         assert straight_calls.seen == pipeline_calls.seen
         assert memory_of(straight) == memory_of(pipeline)
 
@@ -320,17 +372,60 @@ def test_each_single_change_is_answered_as_the_pipeline_does(
     run_both([genuine, changed, genuine])  # after a processed delivery: dedup by id and body
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@st.composite
+def configured_streams(draw: st.DrawFn) -> tuple[str, list[Request]]:
+    config = draw(st.sampled_from(list(CONFIGS)))
+    defaults = {"webhook_id": "webhook-1"} if config == "secret_for" else {}
+    stream = draw(
+        st.lists(
+            requests(mixed=False, **defaults) | requests(mixed=True, **defaults),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    return config, stream
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    stream=st.lists(requests(mixed=False) | requests(mixed=True), min_size=1, max_size=5),
+    configured=configured_streams(),
     mode=st.sampled_from(["ok", "ok", "fail"]),
     registration=st.sampled_from(["sync", "sync", "async", "filtered", "none"]),
     max_body_bytes=st.sampled_from([1_048_576, 64]),
 )
 def test_any_stream_of_requests_is_answered_as_the_pipeline_does(
-    stream: list[tuple[Any, Any, str]], mode: str, registration: str, max_body_bytes: int
+    configured: tuple[str, list[Request]], mode: str, registration: str, max_body_bytes: int
 ) -> None:
-    run_both(stream, mode, registration, max_body_bytes)
+    config, stream = configured
+    run_both(stream, mode, registration, max_body_bytes, config=config)
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("container", ["dict", "environ", "view"])
+def test_each_configuration_answers_a_stream_as_the_pipeline_does(
+    config: str, container: str
+) -> None:
+    webhook = {"webhook_id": "webhook-1"} if config == "secret_for" else {}
+    requests = [
+        build(container=container, delivery_id=f"dlv_{index}", client=client, **webhook)
+        for index, client in enumerate(["203.0.113.7", "10.0.0.7", "203.0.113.7", None] * 2)
+    ]
+    forwarded = build(container=container, client="10.0.0.7", forwarded="203.0.113.9", **webhook)
+    refused = build(
+        container=container,
+        client="10.0.0.7",
+        forwarded="203.0.113.9",
+        signature="wrong",
+        delivery_id="dlv_refused",
+        **webhook,
+    )
+    # Twice each: the first asks secret_for, the second finds its answer cached.
+    tenants = [
+        build(container=container, webhook_id=name, body=f"genuine {n}", delivery_id=f"dlv_{n}")
+        for n, name in enumerate([*TENANTS, *TENANTS], 1)
+    ]
+    run_both([*requests, forwarded, refused, *tenants, *requests[:2]], config=config)
+    run_both([*requests, forwarded], mode="fail", config=config)
 
 
 @pytest.mark.parametrize("room", [-1, 0])
@@ -338,8 +433,8 @@ def test_a_body_at_the_size_limit_is_answered_as_the_pipeline_does(room: int) ->
     (straight, _), (pipeline, _) = receivers(max_body_bytes=len(BODIES["genuine"]) + room)
     request = build()
     assert (
-        straight.handle(*request).status
-        == pipeline.handle(*request).status
+        straight.handle(*request[:3]).status
+        == pipeline.handle(*request[:3]).status
         == (413 if room < 0 else 200)
     )
 
@@ -361,7 +456,7 @@ def test_a_forked_store_warns_as_by_the_pipeline(caplog: pytest.LogCaptureFixtur
         store._forked = True  # as the store's fork hook leaves it in a child process
         with caplog.at_level(logging.WARNING, logger="cortexhooks_receiver"):
             caplog.clear()
-            assert receiver.handle(*build()).status == 200
+            assert receiver.handle(*build()[:3]).status == 200
         logged.append([record.getMessage() for record in caplog.records])
     assert logged[0] == logged[1]
     assert any("forked" in message for message in logged[0])
@@ -376,7 +471,7 @@ def test_bodies_the_full_memory_store_may_have_forgotten_are_refused_as_by_the_p
     ]
     run_both(stream, max_entries=2)
     (straight, _), _ = receivers(max_entries=2)
-    answers = [straight.handle(*request) for request in stream]
+    answers = [straight.handle(*request[:3]) for request in stream]
     assert [answer.status for answer in answers] == [200, 200, 401]
     assert answers[2].error is not None
     assert answers[2].error.code == "event_too_old"
@@ -389,7 +484,7 @@ def test_a_delivery_nobody_handles_is_logged_as_by_the_pipeline(
     for straight in receivers(registration="none"):
         with caplog.at_level(logging.WARNING, logger="cortexhooks_receiver"):
             caplog.clear()
-            assert straight[0].handle(*build()).status == 200
+            assert straight[0].handle(*build()[:3]).status == 200
         logged.append([record.getMessage() for record in caplog.records])
     assert logged[0] == logged[1]
     assert "no handlers at all" in logged[0][0]
@@ -423,6 +518,10 @@ def test_a_genuine_delivery_takes_the_straight_path_in_each_plain_container(
     assert calls.seen == [("task.completed", "dlv_1", "w-1")]
 
 
+class SharedBuckets(MemoryBuckets):
+    """Buckets as a store shared by processes would hold them (the pipeline's I/O step)."""
+
+
 def plain_request() -> tuple[bytes, dict[str, str]]:
     body = body_of()
     return body, ch.sign(body, SECRET, timestamp=NOW_MS, delivery_id="dlv_1")
@@ -433,11 +532,10 @@ def plain_request() -> tuple[bytes, dict[str, str]]:
     [
         {"secrets": [SECRET, "whsec_old"]},
         {"journal": "memory://"},
-        {"rate_limit": "100/s"},
-        {"trusted_proxies": ["10.0.0.0/8"]},
+        {"rate_limit": "100/s", "rate_limit_store": SharedBuckets()},
         {"store": "sqlite"},
     ],
-    ids=["two secrets", "journal", "rate limit", "trusted proxies", "sqlite store"],
+    ids=["two secrets", "journal", "rate limits shared with other processes", "sqlite store"],
 )
 def test_other_configurations_take_the_pipeline(
     options: dict[str, Any], tmp_path: pytest.TempPathFactory

@@ -135,7 +135,9 @@ class RateLimiter:
         if client_rate is None:
             wait = self.buckets.take(self._shared)
         else:
-            wait = self.buckets.take((*self._shared, ("c:" + (client or "?"), client_rate)))
+            own = ("c:" + (client or "?"), client_rate)
+            endpoint = self._global
+            wait = self.buckets.take((own,) if endpoint is None else (endpoint, own))
         return 0 if wait <= 0.0 else retry_after(wait)
 
     async def acheck(self, client: str | None) -> int:

@@ -41,7 +41,10 @@ class MemoryBuckets:
         """Take a token from every bucket, or none; 0.0, or the seconds to wait (see Buckets)."""
         now = self._clock()
         table = self._table
-        with self._lock:
+        # acquire/release rather than ``with``: the same lock, at half the cost on this path.
+        lock = self._lock
+        lock.acquire()
+        try:
             if len(buckets) == 1:  # the endpoint's bucket alone: unrolled, it is every request's
                 name, (capacity, per_second) = buckets[0]
                 state = table.get(name)
@@ -57,7 +60,34 @@ class MemoryBuckets:
                     return (1.0 - tokens) / per_second
                 state[0] = tokens - 1.0
                 return 0.0
+            if len(buckets) == 2:  # the endpoint's and the client's: unrolled too
+                (name, (capacity, per_second)), (own_name, (own_capacity, own_per_second)) = buckets
+                state = table.get(name)
+                if state is None:
+                    state = table[name] = [capacity, now]
+                else:  # refilled up to now, whether or not a token is taken
+                    tokens = state[0] + (now - state[1]) * per_second
+                    state[0] = capacity if tokens > capacity else tokens
+                    state[1] = now
+                own = table.get(own_name)
+                if own is None:
+                    own = table[own_name] = [own_capacity, now]
+                else:
+                    tokens = own[0] + (now - own[1]) * own_per_second
+                    own[0] = own_capacity if tokens > own_capacity else tokens
+                    own[1] = now
+                if state[0] < 1.0 or own[0] < 1.0:
+                    wait = 0.0 if state[0] >= 1.0 else (1.0 - state[0]) / per_second
+                    if own[0] < 1.0:
+                        wait = max(wait, (1.0 - own[0]) / own_per_second)
+                    return wait
+                state[0] -= 1.0
+                own[0] -= 1.0
+                if len(table) > self.max_buckets:
+                    self._forget(now, max(capacity / per_second, own_capacity / own_per_second))
+                return 0.0
             wait = 0.0
+            states = []
             for name, (capacity, per_second) in buckets:
                 state = table.get(name)
                 if state is None:
@@ -70,13 +100,16 @@ class MemoryBuckets:
                     missing = (1.0 - state[0]) / per_second
                     if missing > wait:
                         wait = missing
+                states.append(state)
             if wait > 0.0:
                 return wait
-            for name, _ in buckets:
-                table[name][0] -= 1.0
+            for state in states:
+                state[0] -= 1.0
             if len(table) > self.max_buckets:
                 self._forget(now, max(rate.capacity / rate.per_second for _, rate in buckets))
-        return 0.0
+            return 0.0
+        finally:
+            lock.release()
 
     async def atake(self, buckets: Sequence[tuple[str, Rate]]) -> float:
         """Coroutine form of :meth:`take` (it never blocks)."""

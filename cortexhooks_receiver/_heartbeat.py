@@ -4,7 +4,9 @@ A claim expires after ``lease`` seconds so that another worker can take over a d
 worker crashed. A handler that simply runs longer than the lease must not be taken over (it would
 run twice, concurrently), so one daemon thread per receiver (and process) re-claims, every third
 of the lease, each delivery that was already running at the previous beat. Re-claiming with the
-delivery's own token extends the lease; it never takes a claim that another worker holds.
+delivery's own token extends the lease; it never takes a claim that another worker holds. The
+memory store extends only a claim the delivery still holds (``MemoryStore.extend``), so a beat
+that lands after a failed handler's claim was released cannot take it back.
 
 Per request this costs two dict operations on :attr:`Heartbeat.running` (atomic under the GIL),
 done by the receiver itself; no clock is read.

@@ -64,28 +64,34 @@ class MemoryBuckets:
                 (name, (capacity, per_second)), (own_name, (own_capacity, own_per_second)) = buckets
                 state = table.get(name)
                 if state is None:
+                    tokens = capacity
                     state = table[name] = [capacity, now]
                 else:  # refilled up to now, whether or not a token is taken
                     tokens = state[0] + (now - state[1]) * per_second
-                    state[0] = capacity if tokens > capacity else tokens
+                    if tokens > capacity:
+                        tokens = capacity
                     state[1] = now
                 own = table.get(own_name)
                 if own is None:
+                    own_tokens = own_capacity
                     own = table[own_name] = [own_capacity, now]
                 else:
-                    tokens = own[0] + (now - own[1]) * own_per_second
-                    own[0] = own_capacity if tokens > own_capacity else tokens
+                    own_tokens = own[0] + (now - own[1]) * own_per_second
+                    if own_tokens > own_capacity:
+                        own_tokens = own_capacity
                     own[1] = now
-                if state[0] < 1.0 or own[0] < 1.0:
-                    wait = 0.0 if state[0] >= 1.0 else (1.0 - state[0]) / per_second
-                    if own[0] < 1.0:
-                        wait = max(wait, (1.0 - own[0]) / own_per_second)
-                    return wait
-                state[0] -= 1.0
-                own[0] -= 1.0
-                if len(table) > self.max_buckets:
-                    self._forget(now, max(capacity / per_second, own_capacity / own_per_second))
-                return 0.0
+                if tokens >= 1.0 and own_tokens >= 1.0:
+                    state[0] = tokens - 1.0
+                    own[0] = own_tokens - 1.0
+                    if len(table) > self.max_buckets:
+                        self._forget(now, max(capacity / per_second, own_capacity / own_per_second))
+                    return 0.0
+                state[0] = tokens
+                own[0] = own_tokens
+                wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / per_second
+                if own_tokens < 1.0:
+                    wait = max(wait, (1.0 - own_tokens) / own_per_second)
+                return wait
             wait = 0.0
             states = []
             for name, (capacity, per_second) in buckets:

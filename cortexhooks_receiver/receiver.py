@@ -229,6 +229,7 @@ class _Delivery:
         "refusal",
         "released",
         "result",
+        "retention",
         "screened",
         "secret_index",
         "started",
@@ -238,6 +239,7 @@ class _Delivery:
 
     event: AnyEvent
     keys: tuple[str, ...]
+    retention: float  # seconds its keys are remembered once done (see _retention_of)
     token: str
     webhook_id: str  # set when secret_for must look the webhook id up
     handlers: tuple[Registration, ...]
@@ -616,20 +618,21 @@ class Receiver(TypedOn):
             if retry_after:
                 limited = RateLimited(retry_after=retry_after)
                 return self._drive(_Delivery(body, headers, method, client, limited, screened))
-        if type(headers) is dict and "Content-Type" in headers:
+        content_type = headers.get("Content-Type") if type(headers) is dict else None
+        if content_type is not None:
             # As CortexBuild sends them (and ch.sign returns them): in its casing, nothing else
             # (the event name's header may be there too), so no name is there twice.
-            get = headers.get
+            get = headers.get  # type: ignore[union-attr]
             signature_text = get("X-CortexBuild-Signature")
             timestamp_text = get("X-CortexBuild-Timestamp")
             delivery_id = get("X-CortexBuild-Delivery-Id")
             webhook_id = get("X-CortexBuild-Webhook-Id")
             if not (
-                get("Content-Type") == "application/json"
+                content_type == "application/json"
                 and type(signature_text) is str
                 and type(timestamp_text) is str
                 and type(delivery_id) is str
-                and len(headers)
+                and len(headers)  # type: ignore[arg-type]
                 == 4 + (type(webhook_id) is str) + (type(get("X-CortexBuild-Event")) is str)
             ):
                 return self._pipeline(body, headers, method, client, screened)
@@ -748,16 +751,14 @@ class Receiver(TypedOn):
             delivery.token = token
             delivery.failure = failure
             return self._drive(delivery, self._failed(delivery, failure, queued=False))
-        # MemoryStore.complete: both keys done, in their places.
+        # MemoryStore.complete: both keys done, in their places, for _retention_of's time.
+        retention = self.retention
+        if signed_at > now_ms:  # signed ahead of this clock: remembered that much longer
+            retention += (signed_at - now_ms) / 1000
         now = store_clock()
         acquire()
         try:
-            entries[delivery_key] = entries[body_key] = (
-                _DONE,
-                token,
-                now + self.retention,
-                signed_at,
-            )
+            entries[delivery_key] = entries[body_key] = (_DONE, token, now + retention, signed_at)
             if len(entries) > memory.max_entries:
                 memory._evict(now)
         finally:
@@ -848,7 +849,7 @@ class Receiver(TypedOn):
         if action is CLAIM:
             return store.claim(delivery.keys, self.lease, delivery.token)
         if action is COMPLETE:
-            store.complete(delivery.keys, self.retention, delivery.token)
+            store.complete(delivery.keys, delivery.retention, delivery.token)
         elif action is RELEASE:
             store.release(delivery.keys, delivery.token)
         elif action is REPORT_ERROR:
@@ -893,7 +894,7 @@ class Receiver(TypedOn):
         if action is CLAIM:
             return await store.aclaim(delivery.keys, self.lease, delivery.token)
         if action is COMPLETE:
-            await store.acomplete(delivery.keys, self.retention, delivery.token)
+            await store.acomplete(delivery.keys, delivery.retention, delivery.token)
         elif action is RELEASE:
             await store.arelease(delivery.keys, delivery.token)
         elif action is REPORT_ERROR:
@@ -1008,7 +1009,9 @@ class Receiver(TypedOn):
         if memory is None:
             yield from self._complete(delivery)
         else:
-            memory.complete(delivery.keys, self.retention, delivery.token, delivery.event.timestamp)
+            memory.complete(
+                delivery.keys, delivery.retention, delivery.token, delivery.event.timestamp
+            )
         if state is ClaimState.DONE:
             return self._finish(delivery, self._duplicate(delivery))
         if queued:
@@ -1053,7 +1056,7 @@ class Receiver(TypedOn):
                 if delivery.failure is not None:
                     logger.warning("Could not record the completions the store missed")
             return
-        self._unrecorded.add(delivery.keys, delivery.token, self._now() + self.retention)
+        self._unrecorded.add(delivery.keys, delivery.token, self._now() + delivery.retention)
         event = delivery.event
         logger.warning(_COMPLETE_FAILED, event.event, event.delivery_id, exc_info=delivery.failure)
         self._keep_error(delivery, delivery.failure)
@@ -1264,6 +1267,7 @@ class Receiver(TypedOn):
             # alone: a body is processed once, whichever webhook id the header claims.
             keys = (f"d:{webhook_id}/{delivery_id}", *keys[1:])
         delivery.keys = keys
+        delivery.retention = _retention_of(self.retention, event.timestamp, now_ms)
         _attach_delivery(event, delivery_id, webhook_id)
         delivery.event = event
         delivery.handlers = self.router.resolve(event.event)
@@ -1365,7 +1369,7 @@ class Receiver(TypedOn):
         queue: Any = self.queue
         if self._queue_claims:
             state: ClaimState = queue.claim_enqueue(
-                delivery.keys, self.lease, self.retention, delivery.token, job
+                delivery.keys, self.lease, delivery.retention, delivery.token, job
             )
             return state
         queue.enqueue(job)
@@ -1449,6 +1453,19 @@ class Receiver(TypedOn):
         if not delivery.handlers:
             self._unhandled.unhandled(event.event, self.router.handler_count())
         return Outcome(200, _OK_BODY, _OK_HEADERS, event, None, False, delivery.secret_index)
+
+
+def _retention_of(retention: float, signed_at: int, now_ms: int) -> float:
+    """Seconds a processed body's keys are remembered: ``retention``, plus how far ahead of this
+    receiver's clock the body was signed.
+
+    The body-age check accepts a body until ``retention`` after its signed time. A body signed
+    ahead of this clock (the timestamp window lets it be up to ``tolerance`` ahead) must be
+    remembered that much longer, or a replay in those last moments would find it forgotten and
+    still young enough to run. Never raises.
+    """
+    ahead_ms = signed_at - now_ms
+    return retention if ahead_ms <= 0 else retention + ahead_ms / 1000
 
 
 def _detached(error: WebhookError) -> WebhookError:

@@ -138,6 +138,36 @@ def _store(kind: str, tmp_path: Path, clock: Clock) -> Any:
     return SQLiteStore(tmp_path / "dedup.db", clock=clock)
 
 
+@pytest.mark.parametrize("path", ["straight", "pipeline"])
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_body_signed_ahead_of_this_clock_is_remembered_until_it_is_too_old(
+    kind: str, path: str, tmp_path: Path
+) -> None:
+    # The window lets a body's signed time be up to the tolerance (300 s) ahead of this clock,
+    # and the age check accepts a body until the retention after its signed time. Remembered for
+    # the retention after it was processed, such a body was forgotten while still young enough:
+    # a replay (fresh timestamp header, new delivery id) in those last minutes ran it again.
+    clock = Clock()
+    store = _store(kind, tmp_path, clock)
+    receiver = ch.Receiver(SECRET, store=store, now=clock, router=ch.Router(), retention=3600)
+    if path == "pipeline":
+        receiver._straight = None
+    runs: list[str] = []
+    receiver.on("task.created")(lambda event: runs.append(event.data.id))
+    ahead = 240.0
+    body = b'{"event":"task.created","timestamp":%d,"data":{"id":"t-ahead"}}' % (
+        int((clock.now + ahead) * 1000)
+    )
+    assert _send(receiver, body, clock, "dlv_first").status == 200
+    clock.now += 3600 + ahead - 1  # one second before the body is too old
+    replay = _send(receiver, body, clock, "dlv_replayed")
+    assert (replay.status, replay.duplicate) == (200, True)
+    clock.now += 1  # now it is too old
+    late = _send(receiver, body, clock, "dlv_late")
+    assert (late.status, late.error and late.error.code) == (401, "event_too_old")
+    assert runs == ["t-ahead"]
+
+
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_a_handler_that_outlives_its_lease_keeps_its_claim(kind: str, tmp_path: Path) -> None:
     clock = Clock()

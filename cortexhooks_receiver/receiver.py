@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 import msgspec
 from msgspec.structs import force_setattr
 
+from . import routing as _routing
 from ._concurrency import run_sync, to_thread
 from ._config import DEFAULT_SECRET_FOR_TTL, SECRET_ENV_VAR
 from ._headers import ID_CHARS, Headers, header_values, plain_headers, webhook_headers
@@ -696,7 +697,12 @@ class Receiver(TypedOn):
         age = now_ms - signed_at
         if age >= self._retention_ms or age < -tolerance_ms or signed_at <= memory.floor_ms:
             return self._pipeline(body, headers, method, client, screened)
-        handlers = self.router.resolve(event.event)
+        router = self.router  # Router.resolve's cached answer, looked up here; else resolve
+        handlers = (
+            router._cache.get(event.event)
+            if router._cache_generation == _routing._generation
+            else None
+        ) or router.resolve(event.event)
         if not handlers:
             return self._pipeline(body, headers, method, client, screened)
         force_setattr(event, "raw", body)
@@ -758,7 +764,7 @@ class Receiver(TypedOn):
         now = store_clock()
         acquire()
         try:
-            entries[delivery_key] = entries[body_key] = (_DONE, token, now + retention, signed_at)
+            entries[delivery_key] = entries[body_key] = (_DONE, None, now + retention, signed_at)
             if len(entries) > memory.max_entries:
                 memory._evict(now)
         finally:

@@ -644,5 +644,5 @@ def test_memory_extend_touches_only_claims_the_token_holds() -> None:
     store.extend(["a", "b", "c", "d"], 10, "mine")
     assert store._entries["a"][2] == 15  # extended
     assert store._entries["b"][2] == 10  # another's claim: untouched
-    assert store._entries["c"][:3] == (1, "mine", 100)  # done: untouched
+    assert store._entries["c"][:3] == (1, None, 100)  # done: untouched
     assert "d" not in store._entries  # never created

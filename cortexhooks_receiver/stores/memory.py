@@ -69,8 +69,9 @@ class MemoryStore:
         self.floor_ms = 0
         """Bodies signed at or before this Unix time (ms) may have been forgotten (0: none)."""
         self._lock = threading.Lock()
-        # key -> (state, token, expires_at, signed_at_ms), in claim order (the eviction order).
-        self._entries: dict[str, tuple[int, str, float, int]] = {}
+        # key -> (state, token (a claim's; None once done), expires_at, signed_at_ms), in claim
+        # order (the eviction order).
+        self._entries: dict[str, tuple[int, str | None, float, int]] = {}
         # A dict that has held a key other than a str keeps each key's hash beside it for good,
         # so a lookup that meets another key compares hashes without reading that key's object:
         # fewer cache misses once the store holds many keys.
@@ -97,7 +98,7 @@ class MemoryStore:
     def straight_access(
         self,
     ) -> tuple[
-        dict[str, tuple[int, str, float, int]],
+        dict[str, tuple[int, str | None, float, int]],
         Callable[[], bool],
         Callable[[], None],
         Callable[[], float],
@@ -207,7 +208,7 @@ class MemoryStore:
         now = _monotonic() if clock is None else clock()
         done = (
             _DONE,
-            token,
+            None,  # a completion is nobody's: the token was the claim's (and is not kept)
             now + retention,
             _time_ns() // 1_000_000 if signed_at is None else signed_at,
         )

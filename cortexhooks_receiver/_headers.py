@@ -153,6 +153,25 @@ def webhook_headers(
     )
 
 
+# The names plain_headers reads, in its order, in a WSGI environ and in a HeaderView.
+_ENVIRON_NAMES: Final = (
+    "CONTENT_TYPE",
+    "HTTP_X_CORTEXBUILD_SIGNATURE",
+    "HTTP_X_CORTEXBUILD_TIMESTAMP",
+    "HTTP_X_CORTEXBUILD_DELIVERY_ID",
+    "HTTP_X_CORTEXBUILD_WEBHOOK_ID",
+    "HTTP_CONTENT_ENCODING",
+)
+_VIEW_NAMES: Final = (
+    "content-type",
+    "x-cortexbuild-signature",
+    "x-cortexbuild-timestamp",
+    "x-cortexbuild-delivery-id",
+    "x-cortexbuild-webhook-id",
+    "content-encoding",
+)
+
+
 def plain_headers(headers: Headers) -> tuple[str, str, str, str | None] | None:
     """Read a plainly sent delivery's headers: ``(signature, timestamp, delivery_id, webhook_id)``.
 
@@ -167,24 +186,15 @@ def plain_headers(headers: Headers) -> tuple[str, str, str, str | None] | None:
     if kind is dict:
         if not ("wsgi.version" in headers or "REQUEST_METHOD" in headers):
             return None
-        # A WSGI environ: CGI names are normalised, each header has exactly one spelling.
-        get = headers.get  # type: ignore[union-attr]
-        content_type = get("CONTENT_TYPE")
-        signature = get("HTTP_X_CORTEXBUILD_SIGNATURE")
-        timestamp = get("HTTP_X_CORTEXBUILD_TIMESTAMP")
-        delivery_id = get("HTTP_X_CORTEXBUILD_DELIVERY_ID")
-        webhook_id = get("HTTP_X_CORTEXBUILD_WEBHOOK_ID")
-        encoding = get("HTTP_CONTENT_ENCODING")
+        names = _ENVIRON_NAMES  # CGI names are normalised: each header has one spelling
     elif kind is HeaderView:
-        get = headers.get  # type: ignore[union-attr]
-        content_type = get("content-type")
-        signature = get("x-cortexbuild-signature")
-        timestamp = get("x-cortexbuild-timestamp")
-        delivery_id = get("x-cortexbuild-delivery-id")
-        webhook_id = get("x-cortexbuild-webhook-id")
-        encoding = get("content-encoding")
+        names = _VIEW_NAMES
     else:
         return None
+    content_type, signature, timestamp, delivery_id, webhook_id, encoding = map(
+        headers.get,  # type: ignore[union-attr]
+        names,
+    )
     if (
         content_type == "application/json"
         and encoding is None

@@ -130,22 +130,21 @@ class MemoryStore:
         clock = self._clock
         now = _monotonic() if clock is None else clock()
         entries = self._entries
+        # Without the body's signed time, now (wall clock) bounds it from above: a safe floor.
+        claim = (
+            _CLAIMED,
+            token,
+            now + lease,
+            _time_ns() // 1_000_000 if signed_at is None else signed_at,
+        )
         # acquire/release rather than ``with``: the same lock, at half the cost on this path.
         lock = self._lock
         lock.acquire()
         try:
             for key in keys:
                 if key in entries:
-                    return self._claim_known(keys, lease, token, signed_at, now)
-            # None is known: the usual case. Without the body's signed time, now (wall clock)
-            # bounds it from above: a safe floor.
-            claim = (
-                _CLAIMED,
-                token,
-                now + lease,
-                _time_ns() // 1_000_000 if signed_at is None else signed_at,
-            )
-            for key in keys:
+                    return self._claim_known(keys, token, claim, now)
+            for key in keys:  # none is known: the usual case
                 entries[key] = claim
             if len(entries) > self.max_entries:
                 self._evict(now)
@@ -154,7 +153,7 @@ class MemoryStore:
             lock.release()
 
     def _claim_known(
-        self, keys: Sequence[str], lease: float, token: str, signed_at: int | None, now: float
+        self, keys: Sequence[str], token: str, claim: tuple[int, str, float, int], now: float
     ) -> ClaimState:
         # claim, when one of the keys has an entry (under the lock): done, held, or expired.
         entries = self._entries
@@ -168,12 +167,6 @@ class MemoryStore:
                     held = True
         if held:
             return ClaimState.IN_PROGRESS
-        claim = (
-            _CLAIMED,
-            token,
-            now + lease,
-            _time_ns() // 1_000_000 if signed_at is None else signed_at,
-        )
         for key in keys:  # re-inserted, so that each counts as recent for eviction
             entries.pop(key, None)
             entries[key] = claim

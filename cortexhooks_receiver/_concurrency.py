@@ -52,9 +52,7 @@ def run_sync(awaitable: Awaitable[_T]) -> _T:
     if get_running_loop() is not None:
         done: _T = _helper_loop().run(coro)
         return done
-    holder: _LoopHolder | None = getattr(_local, "holder", None)
-    if holder is None or holder.loop.is_closed():
-        holder = _local.holder = _LoopHolder()
+    holder = _thread_holder()
     loop: Any = holder.loop
     stand_in = holder.stand_in
     context = _copy_context()
@@ -248,11 +246,12 @@ class _LoopHolder:
 _local = threading.local()
 
 
-def _thread_loop() -> Any:
+def _thread_holder() -> _LoopHolder:
+    # This thread's loop (and first-step stand-in), made on first use or when it was closed.
     holder: _LoopHolder | None = getattr(_local, "holder", None)
     if holder is None or holder.loop.is_closed():
         holder = _local.holder = _LoopHolder()
-    return holder.loop
+    return holder
 
 
 class _HelperLoop:

@@ -317,6 +317,6 @@ def test_finished_fast_paths_leave_no_task_behind() -> None:
 
     for _ in range(50):
         assert _concurrency.run_sync(quick()) == 1
-    loop = _concurrency._thread_loop()
+    loop = _concurrency._thread_holder().loop
     assert [t for t in asyncio.all_tasks(loop) if not t.done()] == []
     assert not loop._ready

@@ -7,9 +7,10 @@ socket or a framework request; time comes from an injectable ``now``.
 
 Replay defence (the signature covers only the body; the timestamp and delivery-id headers are
 not signed): the header timestamp must lie within ±``tolerance``; the *signed* body ``timestamp``
-must be younger than ``retention``; and dedup remembers both the delivery id and the body's HMAC for
-``retention``. A captured body resent with a fresh timestamp header and a new delivery id is a
-duplicate while remembered and ``event_too_old`` after that: no authentic body runs twice.
+must be younger than ``retention``; and dedup remembers both the delivery id and the body's HMAC
+for ``retention`` (longer for a body signed ahead of this clock: until it is too old). A captured
+body resent with a fresh timestamp header and a new delivery id is a duplicate while remembered
+and ``event_too_old`` after that: no authentic body runs twice.
 
 For a genuine delivery in the plain configuration (the memory store, handlers inline), ``handle``
 takes a straight path: the same checks and the same dedup in one frame, which hands anything
@@ -100,6 +101,9 @@ DEFAULT_LEASE: Final = 60.0
 _JSON: Final = ("Content-Type", "application/json")
 _OK_HEADERS: Final[tuple[tuple[str, str], ...]] = (_JSON,)
 _OK_BODY: Final = b'{"received":true}'
+_DUPLICATE_BODY: Final = b'{"received":true,"duplicate":true}'
+_QUEUED_BODY: Final = b'{"received":true,"queued":true}'
+
 # What the straight path needs of the plain configuration, gathered once: the secret's keyed
 # HMAC states (inner, outer), the memory store with its entries, lock (acquire, release) and
 # clock, and the typed decoder's decode.
@@ -116,8 +120,6 @@ _Straight = tuple[
 _time_ns: Final = time.time_ns
 _compare_digest: Final = hmac.compare_digest
 _is_id: Final = ID_CHARS.issuperset
-_DUPLICATE_BODY: Final = b'{"received":true,"duplicate":true}'
-_QUEUED_BODY: Final = b'{"received":true,"queued":true}'
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _OnError = TypeVar("_OnError", bound=Callable[[Any, Exception], object])

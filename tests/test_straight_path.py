@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -406,7 +407,7 @@ def test_each_configuration_answers_a_stream_as_the_pipeline_does(
     config: str, container: str
 ) -> None:
     webhook = {"webhook_id": "webhook-1"} if config == "secret_for" else {}
-    requests = [
+    genuine = [
         build(container=container, delivery_id=f"dlv_{index}", client=client, **webhook)
         for index, client in enumerate(["203.0.113.7", "10.0.0.7", "203.0.113.7", None] * 2)
     ]
@@ -424,8 +425,8 @@ def test_each_configuration_answers_a_stream_as_the_pipeline_does(
         build(container=container, webhook_id=name, body=f"genuine {n}", delivery_id=f"dlv_{n}")
         for n, name in enumerate([*TENANTS, *TENANTS], 1)
     ]
-    run_both([*requests, forwarded, refused, *tenants, *requests[:2]], config=config)
-    run_both([*requests, forwarded], mode="fail", config=config)
+    run_both([*genuine, forwarded, refused, *tenants, *genuine[:2]], config=config)
+    run_both([*genuine, forwarded], mode="fail", config=config)
 
 
 @pytest.mark.parametrize("room", [-1, 0])
@@ -537,9 +538,7 @@ def plain_request() -> tuple[bytes, dict[str, str]]:
     ],
     ids=["two secrets", "journal", "rate limits shared with other processes", "sqlite store"],
 )
-def test_other_configurations_take_the_pipeline(
-    options: dict[str, Any], tmp_path: pytest.TempPathFactory
-) -> None:
+def test_other_configurations_take_the_pipeline(options: dict[str, Any], tmp_path: Path) -> None:
     if options.get("store") == "sqlite":
         options = {"store": f"sqlite:///{tmp_path}/dedup.db"}
     secret = {} if "secrets" in options else {"secret": SECRET}

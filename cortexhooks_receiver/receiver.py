@@ -620,7 +620,7 @@ class Receiver(TypedOn):
             retry_after = limiter.check(client)
             if retry_after:
                 limited = RateLimited(retry_after=retry_after)
-                return self._drive(_Delivery(body, headers, method, client, limited, screened))
+                return self._pipeline(body, headers, method, client, screened, limited)
         content_type = headers.get("Content-Type") if type(headers) is dict else None
         if content_type is not None:
             # As CortexBuild sends them (and ch.sign returns them): in its casing, nothing else
@@ -780,9 +780,11 @@ class Receiver(TypedOn):
         method: str,
         client: str | None,
         screened: bool = False,
+        refusal: WebhookError | None = None,
     ) -> Outcome:
-        # The whole pipeline, for every request the straight path hands over.
-        return self._drive(_Delivery(body, headers, method, client, None, screened))
+        # The whole pipeline, for every request the straight path hands over (with the refusal
+        # it decided already, a rate limit's).
+        return self._drive(_Delivery(body, headers, method, client, refusal, screened))
 
     async def handle_async(
         self, body: Body, headers: Headers, method: str = "POST", *, client: str | None = None

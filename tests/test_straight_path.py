@@ -560,9 +560,14 @@ def test_telemetry_set_later_turns_the_straight_path_off_and_on() -> None:
 def test_a_duplicate_is_answered_by_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
     (receiver, calls), _ = receivers()
     body, headers = plain_request()
+    driven: list[Any] = []
+    drive = receiver._drive
+    monkeypatch.setattr(receiver, "_drive", lambda *args: driven.append(args) or drive(*args))
     assert receiver.handle(body, headers).status == 200
+    assert driven == []  # the first delivery: the straight path alone
     again = receiver.handle(body, headers)
     assert (again.status, again.duplicate) == (200, True)
+    assert len(driven) == 1  # its keys are known: handed to the pipeline, which says duplicate
     assert len(calls.seen) == 1
 
 
